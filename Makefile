@@ -1,0 +1,33 @@
+# The two quick-start commands: `make demo` (the main job) and `make test` (the whole suite).
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: demo test install test-deps lint rust-test py-test bench
+
+## Build and install the package, then train 784-256-128-10 on Fashion-MNIST.
+demo: install
+	$(PYTHON) -m ferroprop.demo
+
+## Build the extension in release mode and install it (maturin, via pip).
+install:
+	$(PIP) install --quiet .
+
+test-deps:
+	$(PIP) install --quiet "numpy>=1.24" "scikit-learn>=1.3" "pytest>=7" "ruff>=0.5" "maturin>=1.7,<2"
+
+## Everything CI runs: formatting, lints, Rust unit tests, the build, pytest.
+test: test-deps lint rust-test install py-test
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --no-default-features -- -D warnings
+	$(PYTHON) -m ruff check python tests benches
+	$(PYTHON) -m ruff format --check python tests benches
+
+rust-test:
+	cargo test --no-default-features
+
+py-test:
+	cd tests && $(PYTHON) -m pytest -q -ra .

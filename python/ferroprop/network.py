@@ -1,0 +1,243 @@
+"""`Network`: a multilayer perceptron whose forward, backward and training loop run in Rust."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._validation import (
+    as_count,
+    as_labels,
+    as_matrix,
+    as_names,
+    as_seed,
+    as_values,
+    as_vector,
+)
+
+_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+
+
+@dataclasses.dataclass
+class History:
+    """Per-epoch record of a `fit` call.
+
+    `loss` is the mean training loss (each batch's loss taken before its update);
+    `val_loss` and `val_accuracy` are filled when `validation_data` is given (accuracy for the
+    cross-entropies only); `seconds` is each epoch's wall time.
+    """
+
+    loss: list[float] = dataclasses.field(default_factory=list)
+    val_loss: list[float] = dataclasses.field(default_factory=list)
+    val_accuracy: list[float] = dataclasses.field(default_factory=list)
+    seconds: list[float] = dataclasses.field(default_factory=list)
+
+
+def _dtype_name(dtype: Any) -> str:
+    try:
+        name = np.dtype(dtype).name
+    except TypeError as err:
+        raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}") from err
+    if name not in _DTYPES:
+        raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
+    return name
+
+
+class Network:
+    """A fully connected network `[n_in, h1, …, n_out]` trained by backpropagation.
+
+    Layer `l` computes `A_l = act(A_{l-1} @ W_l + b_l)` with `W_l` of shape `(fan_in, fan_out)`
+    (scikit-learn's `coefs_` layout). The output activation follows the loss: softmax for
+    `cross_entropy`, sigmoid for `binary_cross_entropy`, identity for `mse`.
+
+    Args:
+        widths: layer widths `[n_in, h1, …, n_out]`, all positive.
+        activation: hidden activation, one of identity, relu, leaky_relu, sigmoid (logistic),
+            tanh, gelu; or a list with one name per hidden layer.
+        loss: `cross_entropy` (targets: class indices `(n,)`), `binary_cross_entropy`
+            (targets: 0/1 `(n, n_out)`) or `mse` (targets: `(n, n_out)`, or `(n,)` if n_out is 1).
+        dtype: `float32` or `float64`; inputs are converted to it.
+        init: `glorot` (uniform; scikit-learn's rule) or `he` (Kaiming uniform). Biases start at 0.
+        seed: seeds initialisation (and the shuffles of `fit(seed=None)`); same seed, same
+            weights on every machine.
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int],
+        activation: str | Sequence[str] = "relu",
+        loss: str = "cross_entropy",
+        dtype: Any = "float32",
+        init: str = "glorot",
+        seed: int = 0,
+    ) -> None:
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence | np.ndarray):
+            raise TypeError(f"widths: expected a list of integers, got {widths!r}")
+        widths = [as_count(w, "widths") for w in widths]
+        if len(widths) < 2:
+            raise ValueError(f"widths: expected at least [n_in, n_out], got {widths}")
+        for name, value in (("loss", loss), ("init", init)):
+            if not isinstance(value, str):
+                raise TypeError(f"{name}: expected a name (str), got {value!r}")
+        activations = as_names(activation, len(widths) - 2, "activation")
+        name = _dtype_name(dtype)
+        self._dtype = _DTYPES[name]
+        self._core = _core.Network(widths, activations, loss, name, init, as_seed(seed))
+
+    # -- description --------------------------------------------------------------------------
+
+    @property
+    def widths(self) -> list[int]:
+        """`[n_in, h1, …, n_out]`."""
+        return list(self._core.widths)
+
+    @property
+    def activations(self) -> list[str]:
+        """The hidden activations, one per hidden layer."""
+        return list(self._core.activations)
+
+    @property
+    def loss_name(self) -> str:
+        return self._core.loss_name
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    def __repr__(self) -> str:
+        return (
+            f"Network({self.widths}, activation={self.activations}, loss={self.loss_name!r}, "
+            f"dtype={self._dtype.name!r})"
+        )
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Copies of the weight matrices, each `(fan_in, fan_out)`."""
+        return self._core.weights()
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """Copies of the bias vectors, each `(fan_out,)`."""
+        return self._core.biases()
+
+    def set_parameters(self, weights: Sequence[Any], biases: Sequence[Any]) -> None:
+        """Copies in new parameters: `weights[l]` `(fan_in, fan_out)`, `biases[l]` `(fan_out,)`."""
+        for name, seq in (("weights", weights), ("biases", biases)):
+            if not isinstance(seq, Sequence):
+                raise TypeError(f"{name}: expected a list of arrays, got {type(seq).__name__}")
+        w = [as_matrix(a, self._dtype, f"weights[{i}]") for i, a in enumerate(weights)]
+        b = [as_vector(a, self._dtype, f"biases[{i}]") for i, a in enumerate(biases)]
+        self._core.set_parameters(w, b)
+
+    # -- inference and gradients ----------------------------------------------------------------
+
+    def _x(self, X: Any, name: str = "X") -> np.ndarray:
+        return as_matrix(X, self._dtype, name)
+
+    def _y(self, y: Any, name: str = "y") -> np.ndarray:
+        if self.loss_name == "cross_entropy":
+            return as_labels(y, name)
+        return as_values(y, self._dtype, self.widths[-1], name)
+
+    def forward(self, X: Any) -> np.ndarray:
+        """Output activations `(n, n_out)` for `X (n, n_in)`: class probabilities for
+        cross_entropy, per-output probabilities for binary_cross_entropy, values for mse."""
+        return self._core.forward(self._x(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class indices `(n,)` int64 for cross_entropy; the `forward` outputs otherwise."""
+        out = self.forward(X)
+        if self.loss_name == "cross_entropy":
+            return np.argmax(out, axis=1).astype(np.int64, copy=False)
+        return out
+
+    def loss(self, X: Any, y: Any) -> float:
+        """The mean loss of `X (n, n_in)` against `y`."""
+        return self._core.loss(self._x(X), self._y(y))
+
+    def gradients(self, X: Any, y: Any) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+        """`(loss, dW, db)`: the mean loss over all rows and its gradients, shaped like
+        `weights` and `biases`."""
+        return self._core.gradients(self._x(X), self._y(y))
+
+    # -- training -------------------------------------------------------------------------------
+
+    def step(self, X: Any, y: Any, optimizer: _core.Optimizer) -> float:
+        """One optimizer update on the batch `(X, y)`; returns the batch's loss before it."""
+        _check_optimizer(optimizer)
+        return self._core.step(self._x(X), self._y(y), optimizer)
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        epochs: int = 10,
+        batch_size: int = 32,
+        optimizer: _core.Optimizer | None = None,
+        shuffle: bool = True,
+        seed: int | None = None,
+        validation_data: tuple[Any, Any] | None = None,
+        verbose: bool = False,
+    ) -> History:
+        """Mini-batch training, looped in Rust with the GIL released.
+
+        Each epoch visits every row of `X (n, n_in)` once, in a fresh seeded order when
+        `shuffle`; the last partial batch is used. `optimizer` defaults to `SGD(lr=0.01)` and
+        keeps its state across calls. `seed=None` draws shuffles from the network's own
+        generator (reproducible from its seed); an integer fixes them. Ctrl-C stops between
+        batches with the parameters of the last completed step and raises KeyboardInterrupt.
+        A non-finite loss raises `DivergenceError` naming the epoch and batch.
+        """
+        optimizer = _core.SGD(lr=0.01) if optimizer is None else optimizer
+        _check_optimizer(optimizer)
+        epochs = as_count(epochs, "epochs")
+        batch_size = as_count(batch_size, "batch_size")
+        seed = None if seed is None else as_seed(seed)
+        x_val = y_val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+                raise ValueError("validation_data: expected a pair (X_val, y_val)")
+            x_val = self._x(validation_data[0], "X_val")
+            y_val = self._y(validation_data[1], "y_val")
+        X, y = self._x(X), self._y(y)
+        report = _print_epoch(epochs, len(X)) if verbose else None
+        rows = self._core.fit(
+            X, y, epochs, batch_size, optimizer, bool(shuffle), seed, x_val, y_val, report
+        )
+        hist = History()
+        for loss, val_loss, val_acc, seconds in rows:
+            hist.loss.append(loss)
+            hist.seconds.append(seconds)
+            if val_loss is not None:
+                hist.val_loss.append(val_loss)
+            if val_acc is not None:
+                hist.val_accuracy.append(val_acc)
+        return hist
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    if not isinstance(optimizer, _core.Optimizer):
+        raise TypeError(
+            f"optimizer: expected ferroprop.SGD, Adam or AdamW, got {type(optimizer).__name__}"
+        )
+
+
+def _print_epoch(epochs: int, rows: int):  # noqa: ANN202 - a private callback factory
+    def report(
+        epoch: int, loss: float, val_loss: float | None, val_acc: float | None, seconds: float
+    ) -> None:
+        parts = [f"epoch {epoch}/{epochs}", f"loss {loss:.4f}"]
+        if val_loss is not None:
+            parts.append(f"val_loss {val_loss:.4f}")
+        if val_acc is not None:
+            parts.append(f"val_accuracy {val_acc:.4f}")
+        parts.append(f"{seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} samples/s)")
+        print("  ".join(parts), flush=True)
+
+    return report

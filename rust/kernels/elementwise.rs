@@ -1,0 +1,70 @@
+//! Row-wise elementwise kernels: bias + activation, its backward, and column sums.
+
+use crate::activations::Activation;
+use crate::scalar::Scalar;
+
+/// Adds `bias` to every row of `z` (rows × bias.len()) and writes `act(z)` into `a`.
+/// `a` may be empty when the activation's output is not needed (the output layer).
+pub fn bias_activation<T: Scalar>(z: &mut [T], a: &mut [T], bias: &[T], act: Activation) {
+    let cols = bias.len();
+    debug_assert!(cols > 0 && z.len() % cols == 0);
+    for zr in z.chunks_exact_mut(cols) {
+        for (zi, &bi) in zr.iter_mut().zip(bias) {
+            *zi = *zi + bi;
+        }
+    }
+    if !a.is_empty() {
+        debug_assert_eq!(a.len(), z.len());
+        for (ai, &zi) in a.iter_mut().zip(z.iter()) {
+            *ai = act.apply(zi);
+        }
+    }
+}
+
+/// Turns `dA` into `dZ = dA ⊙ act'(z)` in place, given `z` and `a = act(z)`.
+pub fn activation_backward<T: Scalar>(grad: &mut [T], z: &[T], a: &[T], act: Activation) {
+    debug_assert!(grad.len() == z.len() && z.len() == a.len());
+    if act == Activation::Identity {
+        return;
+    }
+    for ((g, &zi), &ai) in grad.iter_mut().zip(z).zip(a) {
+        *g = *g * act.derivative(zi, ai);
+    }
+}
+
+/// `dst[j] = Σ_i src[i, j]` over the rows of `src` (rows × dst.len()), in row order.
+pub fn column_sums<T: Scalar>(dst: &mut [T], src: &[T]) {
+    let cols = dst.len();
+    dst.fill(T::zero());
+    for row in src.chunks_exact(cols) {
+        for (d, &s) in dst.iter_mut().zip(row) {
+            *d = *d + s;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bias_then_relu() {
+        let mut z = vec![1.0f64, -2.0, 0.5, -0.5];
+        let mut a = vec![0.0; 4];
+        bias_activation(&mut z, &mut a, &[-1.5, 1.0], Activation::Relu);
+        assert_eq!(z, vec![-0.5, -1.0, -1.0, 0.5]);
+        assert_eq!(a, vec![0.0, 0.0, 0.0, 0.5]);
+    }
+
+    #[test]
+    fn backward_and_sums() {
+        let z = [1.0f64, -1.0];
+        let a = [1.0f64, 0.0];
+        let mut g = vec![3.0, 4.0];
+        activation_backward(&mut g, &z, &a, Activation::Relu);
+        assert_eq!(g, vec![3.0, 0.0]);
+        let mut s = vec![9.0; 2];
+        column_sums(&mut s, &[1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(s, vec![9.0, 12.0]);
+    }
+}

@@ -1,0 +1,249 @@
+//! SGD, Adam and AdamW with `torch.optim`'s exact semantics.
+//!
+//! A config holds the hyperparameters; an [`OptimizerState`] holds what persists between steps
+//! (momentum buffers, moments, the step count), one slot per parameter tensor.
+
+use crate::error::{Error, Result};
+use crate::kernels::{self, AdamStep, SgdStep};
+use crate::network::{Gradients, Network};
+use crate::scalar::Scalar;
+
+/// Hyperparameters of an optimizer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptimizerConfig {
+    /// `torch.optim.SGD` (dampening 0); weight decay is coupled (added to the gradient).
+    Sgd {
+        lr: f64,
+        momentum: f64,
+        nesterov: bool,
+        weight_decay: f64,
+    },
+    /// `torch.optim.Adam` (coupled L2) or, with `decoupled`, `torch.optim.AdamW`.
+    Adam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+        decoupled: bool,
+    },
+}
+
+fn check_lr(lr: f64) -> Result<()> {
+    if lr.is_finite() && lr > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::value(format!(
+            "lr: expected a positive finite learning rate, got {lr}"
+        )))
+    }
+}
+
+fn check_non_negative(name: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::value(format!(
+            "{name}: expected a finite value >= 0, got {v}"
+        )))
+    }
+}
+
+impl OptimizerConfig {
+    pub fn sgd(lr: f64, momentum: f64, nesterov: bool, weight_decay: f64) -> Result<Self> {
+        check_lr(lr)?;
+        check_non_negative("momentum", momentum)?;
+        check_non_negative("weight_decay", weight_decay)?;
+        if nesterov && momentum <= 0.0 {
+            return Err(Error::value(
+                "nesterov: Nesterov momentum requires momentum > 0",
+            ));
+        }
+        Ok(OptimizerConfig::Sgd {
+            lr,
+            momentum,
+            nesterov,
+            weight_decay,
+        })
+    }
+
+    pub fn adam(
+        lr: f64,
+        (beta1, beta2): (f64, f64),
+        eps: f64,
+        weight_decay: f64,
+        decoupled: bool,
+    ) -> Result<Self> {
+        check_lr(lr)?;
+        for (name, b) in [("betas[0]", beta1), ("betas[1]", beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return Err(Error::value(format!(
+                    "{name}: expected a value in [0, 1), got {b}"
+                )));
+            }
+        }
+        check_non_negative("eps", eps)?;
+        check_non_negative("weight_decay", weight_decay)?;
+        Ok(OptimizerConfig::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            decoupled,
+        })
+    }
+
+    pub fn lr(&self) -> f64 {
+        match self {
+            OptimizerConfig::Sgd { lr, .. } | OptimizerConfig::Adam { lr, .. } => *lr,
+        }
+    }
+
+    /// Changes the learning rate (for schedules); the state is kept.
+    pub fn set_lr(&mut self, new: f64) -> Result<()> {
+        check_lr(new)?;
+        match self {
+            OptimizerConfig::Sgd { lr, .. } | OptimizerConfig::Adam { lr, .. } => *lr = new,
+        }
+        Ok(())
+    }
+
+    /// How many state buffers each parameter needs.
+    fn buffers_per_parameter(&self) -> usize {
+        match self {
+            OptimizerConfig::Sgd { momentum, .. } if *momentum > 0.0 => 1,
+            OptimizerConfig::Sgd { .. } => 0,
+            OptimizerConfig::Adam { .. } => 2,
+        }
+    }
+}
+
+/// What an optimizer carries between steps.
+#[derive(Clone, Debug, Default)]
+pub struct OptimizerState<T> {
+    /// Completed steps.
+    steps: u64,
+    /// Per parameter tensor: its buffers (momentum; or first and second moments).
+    slots: Vec<Vec<Vec<T>>>,
+}
+
+impl<T: Scalar> OptimizerState<T> {
+    pub fn new() -> Self {
+        OptimizerState {
+            steps: 0,
+            slots: Vec::new(),
+        }
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Allocates buffers on first use; afterwards checks the network still has the same shapes.
+    fn bind(&mut self, config: &OptimizerConfig, net: &Network<T>) -> Result<()> {
+        let sizes: Vec<usize> = net
+            .layers()
+            .iter()
+            .flat_map(|l| [l.weight.len(), l.bias.len()])
+            .collect();
+        if self.slots.is_empty() {
+            let per = config.buffers_per_parameter();
+            self.slots = sizes
+                .iter()
+                .map(|&n| vec![vec![T::zero(); n]; per])
+                .collect();
+            return Ok(());
+        }
+        let same = self.slots.len() == sizes.len()
+            && self
+                .slots
+                .iter()
+                .zip(&sizes)
+                .all(|(s, &n)| s.iter().all(|b| b.len() == n));
+        if same {
+            Ok(())
+        } else {
+            Err(Error::value(
+                "optimizer: its state belongs to a network with different parameter shapes; \
+                 create a new optimizer for this network",
+            ))
+        }
+    }
+
+    /// Applies one update to every parameter of `net` from `grads`.
+    pub fn step(
+        &mut self,
+        config: &OptimizerConfig,
+        net: &mut Network<T>,
+        grads: &Gradients<T>,
+    ) -> Result<()> {
+        self.bind(config, net)?;
+        let first = self.steps == 0;
+        self.steps += 1;
+        let t = self.steps as f64;
+        let slots = self.slots.iter_mut();
+        for ((param, grad), slot) in net.parameters_with(grads).zip(slots) {
+            match *config {
+                OptimizerConfig::Sgd {
+                    lr,
+                    momentum,
+                    nesterov,
+                    weight_decay,
+                } => {
+                    let step = SgdStep {
+                        lr: T::of(lr),
+                        momentum: T::of(momentum),
+                        weight_decay: T::of(weight_decay),
+                        nesterov,
+                        first,
+                    };
+                    let buf = slot.first_mut().map_or(&mut [][..], |b| &mut b[..]);
+                    kernels::sgd(param, grad, buf, step);
+                }
+                OptimizerConfig::Adam {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                    decoupled,
+                } => {
+                    let step = AdamStep {
+                        beta1: T::of(beta1),
+                        beta2: T::of(beta2),
+                        eps: T::of(eps),
+                        step_size: T::of(lr / (1.0 - beta1.powf(t))),
+                        bias_correction2_sqrt: T::of((1.0 - beta2.powf(t)).sqrt()),
+                        weight_decay: T::of(if decoupled { 0.0 } else { weight_decay }),
+                        decay_factor: T::of(if decoupled {
+                            1.0 - lr * weight_decay
+                        } else {
+                            1.0
+                        }),
+                    };
+                    let (m, v) = slot.split_at_mut(1);
+                    kernels::adam(param, grad, &mut m[0], &mut v[0], step);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_validate_like_torch() {
+        assert!(OptimizerConfig::sgd(0.0, 0.0, false, 0.0).is_err());
+        assert!(OptimizerConfig::sgd(f64::NAN, 0.0, false, 0.0).is_err());
+        assert!(OptimizerConfig::sgd(0.1, 0.0, true, 0.0).is_err());
+        assert!(OptimizerConfig::sgd(0.1, -0.5, false, 0.0).is_err());
+        assert!(OptimizerConfig::adam(1e-3, (0.9, 1.0), 1e-8, 0.0, false).is_err());
+        let mut c = OptimizerConfig::adam(1e-3, (0.9, 0.999), 1e-8, 0.01, true).unwrap();
+        c.set_lr(0.5).unwrap();
+        assert_eq!(c.lr(), 0.5);
+    }
+}

@@ -1,0 +1,497 @@
+//! The `Network` class: one engine network of either float type.
+
+use std::time::{Duration, Instant};
+
+use numpy::Element;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use super::arrays::{to_matrix, Matrix, TargetArray, Vector};
+use super::detached;
+use super::errors::value_error;
+use super::optimizers::{Optimizer, StateOf};
+use crate::error::{Error, Result};
+use crate::network::{Network, NetworkSpec, Workspace};
+use crate::rng::Rng;
+use crate::scalar::Scalar;
+use crate::train::{self, Dataset, EpochReport, FitConfig, Hooks};
+use crate::{Activation, Init, Loss};
+
+/// How often a running fit looks for Ctrl-C. Checking needs the GIL, so not every tiny batch.
+const SIGNAL_POLL: Duration = Duration::from_millis(5);
+
+/// A float type the binding can serve.
+pub trait Dtype: Scalar + Element + StateOf {}
+impl<T: Scalar + Element + StateOf> Dtype for T {}
+
+enum AnyNetwork {
+    F32(Network<f32>),
+    F64(Network<f64>),
+}
+
+/// Runs `$body` with `$net` bound to the typed network.
+macro_rules! dispatch {
+    ($any:expr, $net:ident => $body:expr) => {
+        match $any {
+            AnyNetwork::F32($net) => $body,
+            AnyNetwork::F64($net) => $body,
+        }
+    };
+}
+
+/// One epoch as returned to Python: (loss, val_loss, val_accuracy, seconds).
+type EpochRow = (f64, Option<f64>, Option<f64>, f64);
+
+/// The engine network behind `ferroprop.Network`. Arrays arrive converted to the network's
+/// dtype in C order; class labels as int64.
+#[pyclass(name = "Network", module = "ferroprop._core")]
+pub struct PyNetwork {
+    net: AnyNetwork,
+    /// Shuffles for `fit(seed=None)`: advances across calls, reproducible from the net's seed.
+    rng: Rng,
+}
+
+#[pymethods]
+impl PyNetwork {
+    #[new]
+    #[pyo3(signature = (widths, activations, loss, dtype, init, seed))]
+    fn new(
+        widths: Vec<i64>,
+        activations: Vec<String>,
+        loss: &str,
+        dtype: &str,
+        init: &str,
+        seed: u64,
+    ) -> PyResult<Self> {
+        if let Some(w) = widths.iter().find(|&&w| w <= 0) {
+            return Err(value_error(format!(
+                "widths: every width must be a positive integer, got {w} in {widths:?}"
+            )));
+        }
+        // One name stands for every hidden layer; it is parsed even when there are none.
+        let mut activations = activations
+            .iter()
+            .map(|a| Activation::parse(a))
+            .collect::<Result<Vec<_>>>()?;
+        if let [only] = activations[..] {
+            activations = vec![only; widths.len().saturating_sub(2)];
+        }
+        let spec = NetworkSpec {
+            widths: widths.iter().map(|&w| w as usize).collect(),
+            activations,
+            loss: Loss::parse(loss)?,
+            init: Init::parse(init)?,
+            seed,
+        };
+        let net = match dtype {
+            "float32" => AnyNetwork::F32(Network::new(&spec)?),
+            "float64" => AnyNetwork::F64(Network::new(&spec)?),
+            _ => {
+                return Err(value_error(format!(
+                    "dtype: expected 'float32' or 'float64', got {dtype:?}"
+                )))
+            }
+        };
+        Ok(PyNetwork {
+            net,
+            rng: Rng::new(seed, 2),
+        })
+    }
+
+    #[getter]
+    fn widths(&self) -> Vec<usize> {
+        dispatch!(&self.net, n => n.widths())
+    }
+
+    #[getter]
+    fn activations(&self) -> Vec<&'static str> {
+        dispatch!(&self.net, n => n.activations().iter().map(|a| a.name()).collect())
+    }
+
+    #[getter]
+    fn loss_name(&self) -> &'static str {
+        dispatch!(&self.net, n => n.loss_kind().name())
+    }
+
+    #[getter]
+    fn dtype(&self) -> &'static str {
+        match self.net {
+            AnyNetwork::F32(_) => f32::NAME,
+            AnyNetwork::F64(_) => f64::NAME,
+        }
+    }
+
+    /// Copies of the weights, each `(fan_in, fan_out)`.
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        dispatch!(&self.net, n => {
+            let arrays = n
+                .layers()
+                .iter()
+                .map(|l| to_matrix(py, l.weight.clone(), l.fan_in, l.fan_out))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, arrays)
+        })
+    }
+
+    /// Copies of the biases, each `(fan_out,)`.
+    fn biases<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        dispatch!(&self.net, n => {
+            PyList::new(py, n.layers().iter().map(|l| numpy::PyArray1::from_vec(py, l.bias.clone())))
+        })
+    }
+
+    fn set_parameters(
+        &mut self,
+        weights: Vec<Bound<'_, PyAny>>,
+        biases: Vec<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        dispatch!(&mut self.net, n => set_parameters(n, &weights, &biases))
+    }
+
+    /// Output activations `(n, n_out)` for `x (n, n_in)`.
+    fn forward<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        dispatch!(&self.net, n => forward(py, n, x))
+    }
+
+    /// Mean loss of `x` against `y`.
+    fn loss(&self, py: Python<'_>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) -> PyResult<f64> {
+        dispatch!(&self.net, n => loss(py, n, x, y))
+    }
+
+    /// `(loss, [dW…], [db…])` of the mean loss over all rows of `x`.
+    fn gradients<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        dispatch!(&self.net, n => gradients(py, n, x, y))
+    }
+
+    /// One optimizer update on the batch `(x, y)`; returns the loss before it.
+    fn step(
+        &mut self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        y: &Bound<'_, PyAny>,
+        optimizer: &Bound<'_, Optimizer>,
+    ) -> PyResult<f64> {
+        let mut opt = optimizer.borrow_mut();
+        dispatch!(&mut self.net, n => step(py, n, &mut opt, x, y))
+    }
+
+    /// Trains for `epochs`; returns `[(loss, val_loss, val_accuracy, seconds), …]` per epoch.
+    /// `on_epoch(epoch, loss, val_loss, val_accuracy, seconds)` is called after each epoch.
+    #[pyo3(signature = (x, y, epochs, batch_size, optimizer, shuffle, seed, x_val, y_val, on_epoch))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit(
+        &mut self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        y: &Bound<'_, PyAny>,
+        epochs: i64,
+        batch_size: i64,
+        optimizer: &Bound<'_, Optimizer>,
+        shuffle: bool,
+        seed: Option<u64>,
+        x_val: Option<Bound<'_, PyAny>>,
+        y_val: Option<Bound<'_, PyAny>>,
+        on_epoch: Option<Py<PyAny>>,
+    ) -> PyResult<Vec<EpochRow>> {
+        let epochs = usize::try_from(epochs)
+            .map_err(|_| value_error(format!("epochs: expected an integer >= 0, got {epochs}")))?;
+        let batch_size = usize::try_from(batch_size)
+            .ok()
+            .filter(|&b| b > 0)
+            .ok_or_else(|| {
+                value_error(format!(
+                    "batch_size: expected a positive integer, got {batch_size}"
+                ))
+            })?;
+        let validation = match (x_val, y_val) {
+            (Some(xv), Some(yv)) => Some((xv, yv)),
+            (None, None) => None,
+            _ => {
+                return Err(value_error(
+                    "validation_data: expected a pair (X_val, y_val)",
+                ))
+            }
+        };
+        let mut fresh;
+        let rng = match seed {
+            Some(s) => {
+                fresh = Rng::new(s, 1);
+                &mut fresh
+            }
+            None => &mut self.rng,
+        };
+        let mut opt = optimizer.borrow_mut();
+        let settings = FitConfig {
+            epochs,
+            batch_size,
+            shuffle,
+        };
+        let mut hooks = PyHooks::new(py, on_epoch)?;
+        let result = dispatch!(&mut self.net, n => {
+            fit(py, n, &mut opt, x, y, validation.as_ref(), settings, rng, &mut hooks)
+        });
+        match result {
+            Err(e) => Err(hooks.pending.take().unwrap_or(e)),
+            Ok(reports) => Ok(reports
+                .into_iter()
+                .map(|r| (r.loss, r.val_loss, r.val_accuracy, r.seconds))
+                .collect()),
+        }
+    }
+}
+
+fn set_parameters<T: Dtype>(
+    net: &mut Network<T>,
+    weights: &[Bound<'_, PyAny>],
+    biases: &[Bound<'_, PyAny>],
+) -> PyResult<()> {
+    let layers = net.layers();
+    if weights.len() != layers.len() || biases.len() != layers.len() {
+        return Err(value_error(format!(
+            "weights, biases: expected {} arrays each (one per layer), got {} and {}",
+            layers.len(),
+            weights.len(),
+            biases.len()
+        )));
+    }
+    let mut w = Vec::with_capacity(weights.len());
+    for (i, (obj, layer)) in weights.iter().zip(layers).enumerate() {
+        let m = Matrix::<T>::borrow(obj, &format!("weights[{i}]"))?;
+        if (m.rows, m.cols) != (layer.fan_in, layer.fan_out) {
+            return Err(value_error(format!(
+                "weights[{i}]: expected shape ({}, {}), got ({}, {})",
+                layer.fan_in, layer.fan_out, m.rows, m.cols
+            )));
+        }
+        w.push(m);
+    }
+    let b = biases
+        .iter()
+        .enumerate()
+        .map(|(i, obj)| Vector::<T>::borrow(obj, &format!("biases[{i}]"), T::NAME))
+        .collect::<PyResult<Vec<_>>>()?;
+    let w: Vec<&[T]> = w.iter().map(|m| m.data()).collect();
+    let b: Vec<&[T]> = b.iter().map(|v| v.data()).collect();
+    Ok(net.set_parameters(&w, &b)?)
+}
+
+fn forward<'py, T: Dtype>(
+    py: Python<'py>,
+    net: &Network<T>,
+    x: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let x = Matrix::<T>::borrow(x, "X")?;
+    let (data, rows, cols, n_out) = (x.data(), x.rows, x.cols, net.n_outputs());
+    let out = detached(py, || -> Result<Vec<T>> {
+        net.check_inputs(data, rows, cols)?;
+        let mut out = vec![T::zero(); rows * n_out];
+        net.forward(data, rows, &mut out);
+        Ok(out)
+    })??;
+    Ok(to_matrix(py, out, rows, n_out)?.into_any())
+}
+
+/// Borrows `(x, y)` and checks they match each other in length.
+fn borrow_data<'py, T: Dtype>(
+    net: &Network<T>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    names: (&str, &str),
+) -> PyResult<(Matrix<'py, T>, TargetArray<'py, T>)> {
+    let xm = Matrix::<T>::borrow(x, names.0)?;
+    let ym = TargetArray::<T>::borrow(y, net.loss_kind().wants_classes(), names.1)?;
+    if ym.rows() != xm.rows {
+        return Err(value_error(format!(
+            "{}, {}: expected the same number of samples, got {} and {}",
+            names.0,
+            names.1,
+            xm.rows,
+            ym.rows()
+        )));
+    }
+    Ok((xm, ym))
+}
+
+fn loss<T: Dtype>(
+    py: Python<'_>,
+    net: &Network<T>,
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+) -> PyResult<f64> {
+    let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
+    let (data, rows, cols, targets) = (xm.data(), xm.rows, xm.cols, ym.view());
+    Ok(detached(py, || -> Result<f64> {
+        net.check_data(data, rows, cols, &targets)?;
+        Ok(net.evaluate(data, rows, &targets).0)
+    })??)
+}
+
+fn gradients<'py, T: Dtype>(
+    py: Python<'py>,
+    net: &Network<T>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
+    let (data, rows, cols, targets) = (xm.data(), xm.rows, xm.cols, ym.view());
+    let (loss, grads) = detached(py, || -> Result<_> {
+        net.check_data(data, rows, cols, &targets)?;
+        let mut ws = Workspace::new(net, rows);
+        let mut grads = net.zero_gradients();
+        let loss = net.loss_and_gradients(data, rows, &targets, &mut ws, &mut grads);
+        Ok((loss, grads))
+    })??;
+    let dw = grads
+        .weights
+        .into_iter()
+        .zip(net.layers())
+        .map(|(g, l)| to_matrix(py, g, l.fan_in, l.fan_out))
+        .collect::<PyResult<Vec<_>>>()?;
+    let db: Vec<_> = grads
+        .biases
+        .into_iter()
+        .map(|g| numpy::PyArray1::from_vec(py, g))
+        .collect();
+    Ok((loss, PyList::new(py, dw)?, PyList::new(py, db)?)
+        .into_pyobject(py)?
+        .into_any())
+}
+
+fn step<T: Dtype>(
+    py: Python<'_>,
+    net: &mut Network<T>,
+    opt: &mut Optimizer,
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+) -> PyResult<f64> {
+    let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
+    let (data, rows, cols, targets) = (xm.data(), xm.rows, xm.cols, ym.view());
+    let config = &opt.config;
+    let state = T::state_of(&mut opt.state)?;
+    Ok(detached(py, || -> Result<f64> {
+        net.check_data(data, rows, cols, &targets)?;
+        let mut ws = Workspace::new(net, rows);
+        let mut grads = net.zero_gradients();
+        train::step(
+            net, config, state, data, rows, &targets, &mut ws, &mut grads, None,
+        )
+    })??)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit<T: Dtype>(
+    py: Python<'_>,
+    net: &mut Network<T>,
+    opt: &mut Optimizer,
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+    validation: Option<&(Bound<'_, PyAny>, Bound<'_, PyAny>)>,
+    settings: FitConfig,
+    rng: &mut Rng,
+    hooks: &mut PyHooks,
+) -> PyResult<Vec<EpochReport>> {
+    let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
+    let val = validation
+        .map(|(xv, yv)| borrow_data(net, xv, yv, ("X_val", "y_val")))
+        .transpose()?;
+    let train_set = Dataset {
+        x: xm.data(),
+        rows: xm.rows,
+        cols: xm.cols,
+        targets: ym.view(),
+    };
+    let val_set = val.as_ref().map(|(xv, yv)| Dataset {
+        x: xv.data(),
+        rows: xv.rows,
+        cols: xv.cols,
+        targets: yv.view(),
+    });
+    let config = &opt.config;
+    let state = T::state_of(&mut opt.state)?;
+    Ok(detached(py, || -> Result<Vec<EpochReport>> {
+        net.check_data(
+            train_set.x,
+            train_set.rows,
+            train_set.cols,
+            &train_set.targets,
+        )?;
+        if let Some(v) = &val_set {
+            net.check_data(v.x, v.rows, v.cols, &v.targets)
+                .map_err(|e| Error::value(format!("validation_data: {e}")))?;
+        }
+        train::fit(
+            net,
+            config,
+            state,
+            &train_set,
+            val_set.as_ref(),
+            settings,
+            rng,
+            hooks,
+        )
+    })??)
+}
+
+/// The training loop's link back to Python: Ctrl-C checks and the per-epoch callback.
+struct PyHooks {
+    /// Signals are only delivered to the main thread; elsewhere checking is wasted work.
+    main_thread: bool,
+    last_poll: Instant,
+    on_epoch: Option<Py<PyAny>>,
+    /// The Python error that stopped training (KeyboardInterrupt, or the callback's).
+    pending: Option<PyErr>,
+}
+
+impl PyHooks {
+    fn new(py: Python<'_>, on_epoch: Option<Py<PyAny>>) -> PyResult<Self> {
+        let threading = py.import("threading")?;
+        let main = threading.call_method0("main_thread")?;
+        let current = threading.call_method0("current_thread")?;
+        Ok(PyHooks {
+            main_thread: main.is(&current),
+            last_poll: Instant::now(),
+            on_epoch,
+            pending: None,
+        })
+    }
+
+    fn stop(&mut self, err: PyErr) -> Error {
+        self.pending = Some(err);
+        Error::Interrupted
+    }
+
+    fn check_signals(&mut self) -> Result<()> {
+        self.last_poll = Instant::now();
+        match Python::attach(|py| py.check_signals()) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.stop(e)),
+        }
+    }
+}
+
+impl Hooks for PyHooks {
+    fn poll(&mut self) -> Result<()> {
+        if self.main_thread && self.last_poll.elapsed() >= SIGNAL_POLL {
+            self.check_signals()?;
+        }
+        Ok(())
+    }
+
+    fn epoch_end(&mut self, r: &EpochReport) -> Result<()> {
+        if let Some(callback) = &self.on_epoch {
+            let args = (r.epoch, r.loss, r.val_loss, r.val_accuracy, r.seconds);
+            if let Err(e) = Python::attach(|py| callback.call1(py, args).map(drop)) {
+                return Err(self.stop(e));
+            }
+        }
+        if self.main_thread {
+            self.check_signals()?;
+        }
+        Ok(())
+    }
+}

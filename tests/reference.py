@@ -1,0 +1,340 @@
+"""Plain-NumPy reference implementation of ferroprop's MLP, used as the oracle in the tests.
+
+Written for clarity, not speed (in the spirit of micrograd): every formula is the documented
+contract spelled out once, so the parity tests can compare the Rust core entry by entry.
+Everything runs in float64 by default; ``dtype`` exists only so a test can estimate how much a
+float32 computation drifts from the float64 one.
+
+Conventions (identical to ferroprop):
+  * widths ``[n_in, h1, ..., n_out]``; layer ``l`` computes ``Z_l = A_{l-1} @ W_l + b_l`` with
+    ``W_l`` shaped ``(fan_in, fan_out)``;
+  * hidden layers apply one activation each; the output layer's activation is fixed by the loss
+    (softmax for cross_entropy, sigmoid for binary_cross_entropy, identity for mse);
+  * losses are means (PyTorch ``reduction="mean"``) and gradients are of that mean;
+  * optimizers follow ``torch.optim`` exactly and update weights and biases alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+Array = NDArray[np.floating]
+ActivationFn = Callable[[Array], Array]
+
+# --------------------------------------------------------------------------------------------
+# Hidden-layer activations: name -> (f(z), f'(z)), both elementwise functions of z.
+# --------------------------------------------------------------------------------------------
+
+LEAKY_SLOPE = 0.01
+GELU_C = float(np.sqrt(2.0 / np.pi))
+GELU_A = 0.044715
+
+
+def sigmoid(z: Array) -> Array:
+    # exp(-log(1 + e^-z)) never overflows and stays accurate for large |z|.
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def _identity(z: Array) -> Array:
+    return z
+
+
+def _identity_grad(z: Array) -> Array:
+    return np.ones_like(z)
+
+
+def _relu(z: Array) -> Array:
+    return np.where(z > 0, z, 0.0).astype(z.dtype)
+
+
+def _relu_grad(z: Array) -> Array:
+    # The derivative at exactly 0 is taken to be 0.
+    return (z > 0).astype(z.dtype)
+
+
+def _leaky_relu(z: Array) -> Array:
+    return np.where(z > 0, z, LEAKY_SLOPE * z).astype(z.dtype)
+
+
+def _leaky_relu_grad(z: Array) -> Array:
+    return np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
+
+
+def _sigmoid_grad(z: Array) -> Array:
+    s = sigmoid(z)
+    return s * (1.0 - s)
+
+
+def _tanh_grad(z: Array) -> Array:
+    return 1.0 - np.tanh(z) ** 2
+
+
+def _gelu(z: Array) -> Array:
+    # tanh approximation of GELU.
+    return 0.5 * z * (1.0 + np.tanh(GELU_C * (z + GELU_A * z**3)))
+
+
+def _gelu_grad(z: Array) -> Array:
+    # d/dz [0.5 z (1 + tanh u)] with u = c (z + a z^3).
+    t = np.tanh(GELU_C * (z + GELU_A * z**3))
+    du_dz = GELU_C * (1.0 + 3.0 * GELU_A * z**2)
+    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t**2) * du_dz
+
+
+ACTIVATIONS: dict[str, tuple[ActivationFn, ActivationFn]] = {
+    "identity": (_identity, _identity_grad),
+    "relu": (_relu, _relu_grad),
+    "leaky_relu": (_leaky_relu, _leaky_relu_grad),
+    "sigmoid": (sigmoid, _sigmoid_grad),
+    "logistic": (sigmoid, _sigmoid_grad),
+    "tanh": (np.tanh, _tanh_grad),
+    "gelu": (_gelu, _gelu_grad),
+}
+
+# --------------------------------------------------------------------------------------------
+# Losses on the output-layer pre-activations ("logits") Z: value and dLoss/dZ.
+# --------------------------------------------------------------------------------------------
+
+
+def logsumexp(z: Array) -> Array:
+    """Row-wise log(sum(exp(z))), shifted by the row max so it cannot overflow."""
+    zmax = z.max(axis=1, keepdims=True)
+    return (zmax + np.log(np.exp(z - zmax).sum(axis=1, keepdims=True)))[:, 0]
+
+
+def softmax(z: Array) -> Array:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def cross_entropy(z: Array, y: NDArray[np.integer]) -> tuple[float, Array]:
+    """Softmax cross-entropy with integer class targets y of shape (n,)."""
+    n = z.shape[0]
+    rows = np.arange(n)
+    loss = np.mean(logsumexp(z) - z[rows, y])
+    dz = softmax(z)
+    dz[rows, y] -= 1.0  # softmax - onehot
+    return float(loss), dz / n
+
+
+def binary_cross_entropy(z: Array, y: Array) -> tuple[float, Array]:
+    """Sigmoid + BCE from logits, averaged over all n*k elements (BCEWithLogitsLoss)."""
+    y = y.reshape(z.shape)
+    loss = np.mean(np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z))))
+    return float(loss), (sigmoid(z) - y) / z.size
+
+
+def mse(z: Array, y: Array) -> tuple[float, Array]:
+    """Mean squared error (not halved) over all n*k elements; y may be (n,) when k == 1."""
+    y = y.reshape(z.shape)
+    diff = z - y
+    return float(np.mean(diff**2)), 2.0 * diff / z.size
+
+
+LOSSES: dict[str, Callable[[Array, ArrayLike], tuple[float, Array]]] = {
+    "cross_entropy": cross_entropy,
+    "binary_cross_entropy": binary_cross_entropy,
+    "mse": mse,
+}
+
+OUTPUT_ACTIVATIONS: dict[str, ActivationFn] = {
+    "cross_entropy": softmax,
+    "binary_cross_entropy": sigmoid,
+    "mse": _identity,
+}
+
+# --------------------------------------------------------------------------------------------
+# Optimizers (torch.optim semantics). Each updates a list of parameter arrays in place and
+# keeps its state between calls, exactly like reusing one torch optimizer object.
+# --------------------------------------------------------------------------------------------
+
+
+class SGD:
+    def __init__(
+        self,
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        self.lr = lr
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.weight_decay = weight_decay
+        self.buffers: list[Array | None] | None = None
+
+    def update(self, params: list[Array], grads: list[Array]) -> None:
+        if self.buffers is None:
+            self.buffers = [None] * len(params)
+        for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
+            g = grad + self.weight_decay * p  # L2 penalty folded into the gradient
+            if self.momentum != 0.0:
+                buf = self.buffers[i]
+                # torch initialises the buffer with the first gradient (no damping).
+                buf = g.copy() if buf is None else self.momentum * buf + g
+                self.buffers[i] = buf
+                g = g + self.momentum * buf if self.nesterov else buf
+            p -= self.lr * g
+
+
+class Adam:
+    decoupled_weight_decay = False
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        self.lr = lr
+        self.betas = betas
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.t = 0
+        self.m: list[Array] | None = None
+        self.v: list[Array] | None = None
+
+    def update(self, params: list[Array], grads: list[Array]) -> None:
+        if self.m is None or self.v is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        b1, b2 = self.betas
+        self.t += 1
+        bias_correction1 = 1.0 - b1**self.t
+        bias_correction2 = 1.0 - b2**self.t
+        for p, grad, m, v in zip(params, grads, self.m, self.v, strict=True):
+            if self.decoupled_weight_decay:
+                p *= 1.0 - self.lr * self.weight_decay  # AdamW: decay the weights directly
+                g = grad
+            else:
+                g = grad + self.weight_decay * p  # Adam: L2 penalty in the gradient
+            m[...] = b1 * m + (1.0 - b1) * g
+            v[...] = b2 * v + (1.0 - b2) * g * g
+            denom = np.sqrt(v) / np.sqrt(bias_correction2) + self.eps
+            p -= (self.lr / bias_correction1) * m / denom
+
+
+class AdamW(Adam):
+    decoupled_weight_decay = True
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+Optimizer = SGD | Adam
+
+# --------------------------------------------------------------------------------------------
+# The network.
+# --------------------------------------------------------------------------------------------
+
+
+class ReferenceMLP:
+    """An MLP holding its own float64 copies of the given parameters."""
+
+    def __init__(
+        self,
+        weights: Sequence[ArrayLike],
+        biases: Sequence[ArrayLike],
+        activation: str | Sequence[str],
+        loss: str,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        self.dtype = np.dtype(dtype)
+        self.weights = [np.array(w, dtype=self.dtype) for w in weights]
+        self.biases = [np.array(b, dtype=self.dtype) for b in biases]
+        n_hidden = len(self.weights) - 1
+        if isinstance(activation, str):
+            activation = [activation] * n_hidden
+        if len(activation) != n_hidden:
+            raise ValueError(f"need {n_hidden} hidden activations, got {len(activation)}")
+        self.activations = list(activation)
+        self.loss_name = loss
+
+    def _as_input(self, X: ArrayLike) -> Array:
+        return np.asarray(X, dtype=self.dtype)
+
+    def forward_pass(self, X: ArrayLike) -> tuple[list[Array], list[Array]]:
+        """Return pre-activations Z_1..Z_L and activations A_0..A_{L-1} (A_0 = X)."""
+        a = self._as_input(X)
+        zs: list[Array] = []
+        acts: list[Array] = [a]
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            z = a @ w + b
+            zs.append(z)
+            if layer < len(self.weights) - 1:
+                f, _ = ACTIVATIONS[self.activations[layer]]
+                a = f(z)
+                acts.append(a)
+        return zs, acts
+
+    def logits(self, X: ArrayLike) -> Array:
+        return self.forward_pass(X)[0][-1]
+
+    def forward(self, X: ArrayLike) -> Array:
+        return OUTPUT_ACTIVATIONS[self.loss_name](self.logits(X))
+
+    def predict(self, X: ArrayLike) -> Array:
+        out = self.forward(X)
+        if self.loss_name == "cross_entropy":
+            return out.argmax(axis=1)
+        return out
+
+    def loss(self, X: ArrayLike, y: ArrayLike) -> float:
+        return LOSSES[self.loss_name](self.logits(X), self._target(y))[0]
+
+    def _target(self, y: ArrayLike) -> NDArray:
+        if self.loss_name == "cross_entropy":
+            return np.asarray(y, dtype=np.int64)
+        return np.asarray(y, dtype=self.dtype)
+
+    def gradients(self, X: ArrayLike, y: ArrayLike) -> tuple[float, list[Array], list[Array]]:
+        """Backpropagation: mean loss and its gradients w.r.t. every weight and bias."""
+        zs, acts = self.forward_pass(X)
+        loss, dz = LOSSES[self.loss_name](zs[-1], self._target(y))
+        n_layers = len(self.weights)
+        dW: list[Array] = [np.empty(0)] * n_layers
+        db: list[Array] = [np.empty(0)] * n_layers
+        for layer in reversed(range(n_layers)):
+            dW[layer] = acts[layer].T @ dz
+            db[layer] = dz.sum(axis=0)
+            if layer > 0:
+                _, df = ACTIVATIONS[self.activations[layer - 1]]
+                dz = (dz @ self.weights[layer].T) * df(zs[layer - 1])
+        return loss, dW, db
+
+    def step(self, X: ArrayLike, y: ArrayLike, optimizer: Optimizer) -> float:
+        """One optimizer update on this batch; returns the loss before the update."""
+        loss, dW, db = self.gradients(X, y)
+        optimizer.update(self.weights + self.biases, dW + db)
+        return loss
+
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        epochs: int,
+        batch_size: int,
+        optimizer: Optimizer,
+    ) -> list[float]:
+        """Unshuffled mini-batch training; returns each epoch's per-sample mean batch loss."""
+        X = self._as_input(X)
+        y = np.asarray(y)
+        n = X.shape[0]
+        history: list[float] = []
+        for _ in range(epochs):
+            total = 0.0
+            for start in range(0, n, batch_size):  # the last partial batch is kept
+                stop = min(start + batch_size, n)
+                total += self.step(X[start:stop], y[start:stop], optimizer) * (stop - start)
+            history.append(total / n)
+        return history
