@@ -21,6 +21,21 @@ use crate::scalar::Scalar;
 /// Rows per block when evaluating large inputs, so memory stays bounded.
 const EVAL_BLOCK: usize = 1024;
 
+/// A zeroed vector of `len` elements, or an error when it cannot be allocated (a network too
+/// large for memory must raise, not abort the interpreter).
+fn zeroed<T: Scalar>(len: Option<usize>, widths: &[usize]) -> Result<Vec<T>> {
+    let too_big = || {
+        Error::value(format!(
+            "widths: a network of widths {widths:?} does not fit in memory"
+        ))
+    };
+    let len = len.ok_or_else(too_big)?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| too_big())?;
+    v.resize(len, T::zero());
+    Ok(v)
+}
+
 /// What a network is made of.
 #[derive(Clone, Debug)]
 pub struct NetworkSpec {
@@ -135,21 +150,21 @@ impl<T: Scalar> Network<T> {
                 let (fan_in, fan_out) = (widths[l], widths[l + 1]);
                 let own = spec.activations.get(l).copied();
                 let near = own.or_else(|| spec.activations.last().copied());
-                let mut weight = vec![T::zero(); fan_in * fan_out];
+                let mut weight = zeroed(fan_in.checked_mul(fan_out), widths)?;
                 Init::fill(
                     spec.init.bound(fan_in, fan_out, near),
                     &mut rng,
                     &mut weight,
                 );
-                Dense {
+                Ok(Dense {
                     fan_in,
                     fan_out,
                     weight,
-                    bias: vec![T::zero(); fan_out],
+                    bias: zeroed(Some(fan_out), widths)?,
                     activation: own.unwrap_or(Activation::Identity),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         Ok(Network {
             layers,
             loss: spec.loss,
@@ -441,6 +456,10 @@ mod tests {
         let mut s = spec(vec![4, 0, 3], Activation::Relu, Loss::Mse);
         assert!(Network::<f32>::new(&s).is_err());
         s.widths = vec![4];
+        assert!(Network::<f32>::new(&s).is_err());
+        s.widths = vec![4, 1 << 62, 3];
+        assert!(Network::<f32>::new(&s).is_err());
+        s.widths = vec![4, 1 << 31, 1 << 31, 3];
         assert!(Network::<f32>::new(&s).is_err());
     }
 

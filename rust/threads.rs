@@ -59,6 +59,38 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> Result<R> {
     Ok(pool()?.install(f))
 }
 
+/// Runs `work` on the pool while the calling thread runs `watch` until `work` is done.
+///
+/// `watch` is called at least every `every` with a flag it may set to ask `work` to stop; the
+/// binding uses it to look for Ctrl-C, which Python only delivers to the main thread.
+pub fn run_watched<R: Send>(
+    every: std::time::Duration,
+    work: impl FnOnce(&std::sync::atomic::AtomicBool) -> R + Send,
+    mut watch: impl FnMut(&std::sync::atomic::AtomicBool),
+) -> Result<R> {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
+    let stop = AtomicBool::new(false);
+    let (done, finished) = mpsc::channel();
+    let pool = pool()?;
+    let result = pool.in_place_scope(|scope| {
+        let stop = &stop;
+        scope.spawn(move |_| {
+            // The receiver outlives the scope, so this send cannot fail.
+            let _ = done.send(work(stop));
+        });
+        loop {
+            match finished.recv_timeout(every) {
+                Ok(r) => return Some(r),
+                Err(mpsc::RecvTimeoutError::Timeout) => watch(stop),
+                // Only if `work` panicked; the scope re-raises that panic on exit.
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    });
+    result.ok_or_else(|| Error::value("internal error: the training task stopped unexpectedly"))
+}
+
 /// How many threads a kernel may use: the pool's size inside [`install`], otherwise 1.
 pub fn current_parallelism() -> usize {
     if rayon::current_thread_index().is_some() {
@@ -78,5 +110,22 @@ mod tests {
         assert_eq!(inside, num_threads().unwrap());
         assert_eq!(current_parallelism(), 1);
         assert!(set_num_threads(0).is_err());
+    }
+
+    #[test]
+    fn watched_work_can_be_stopped() {
+        use std::sync::atomic::Ordering;
+        let every = std::time::Duration::from_millis(1);
+        let spins = run_watched(
+            every,
+            |stop| {
+                (0u64..)
+                    .take_while(|_| !stop.load(Ordering::Relaxed))
+                    .count()
+            },
+            |stop| stop.store(true, Ordering::Relaxed),
+        )
+        .unwrap();
+        assert!(spins > 0);
     }
 }

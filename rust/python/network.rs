@@ -1,6 +1,7 @@
 //! The `Network` class: one engine network of either float type.
 
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use numpy::Element;
 use pyo3::prelude::*;
@@ -14,10 +15,11 @@ use crate::error::{Error, Result};
 use crate::network::{Network, NetworkSpec, Workspace};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
+use crate::threads;
 use crate::train::{self, Dataset, EpochReport, FitConfig, Hooks};
 use crate::{Activation, Init, Loss};
 
-/// How often a running fit looks for Ctrl-C. Checking needs the GIL, so not every tiny batch.
+/// How often the waiting thread looks for Ctrl-C; the loop itself checks a flag every batch.
 const SIGNAL_POLL: Duration = Duration::from_millis(5);
 
 /// A float type the binding can serve.
@@ -231,13 +233,15 @@ impl PyNetwork {
             batch_size,
             shuffle,
         };
-        let mut hooks = PyHooks::new(py, on_epoch)?;
-        let result = dispatch!(&mut self.net, n => {
-            fit(py, n, &mut opt, x, y, validation.as_ref(), settings, rng, &mut hooks)
+        let main_thread = is_main_thread(py)?;
+        let on_epoch = on_epoch.as_ref();
+        let (result, interrupt) = dispatch!(&mut self.net, n => {
+            fit(py, n, &mut opt, x, y, validation.as_ref(), settings, rng, main_thread, on_epoch)?
         });
-        match result {
-            Err(e) => Err(hooks.pending.take().unwrap_or(e)),
-            Ok(reports) => Ok(reports
+        // Ctrl-C wins even if the last batch finished meanwhile: the user asked to stop.
+        match (result, interrupt) {
+            (_, Some(err)) => Err(err),
+            (result, None) => Ok(result?
                 .into_iter()
                 .map(|r| (r.loss, r.val_loss, r.val_accuracy, r.seconds))
                 .collect()),
@@ -383,6 +387,10 @@ fn step<T: Dtype>(
     })??)
 }
 
+/// What a fit returned, and the Python error that stopped it (KeyboardInterrupt or the
+/// epoch callback's), if any.
+type FitOutcome = (Result<Vec<EpochReport>>, Option<PyErr>);
+
 #[allow(clippy::too_many_arguments)]
 fn fit<T: Dtype>(
     py: Python<'_>,
@@ -393,8 +401,9 @@ fn fit<T: Dtype>(
     validation: Option<&(Bound<'_, PyAny>, Bound<'_, PyAny>)>,
     settings: FitConfig,
     rng: &mut Rng,
-    hooks: &mut PyHooks,
-) -> PyResult<Vec<EpochReport>> {
+    main_thread: bool,
+    on_epoch: Option<&Py<PyAny>>,
+) -> PyResult<FitOutcome> {
     let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
     let val = validation
         .map(|(xv, yv)| borrow_data(net, xv, yv, ("X_val", "y_val")))
@@ -413,85 +422,90 @@ fn fit<T: Dtype>(
     });
     let config = &opt.config;
     let state = T::state_of(&mut opt.state)?;
-    Ok(detached(py, || -> Result<Vec<EpochReport>> {
-        net.check_data(
-            train_set.x,
-            train_set.rows,
-            train_set.cols,
-            &train_set.targets,
-        )?;
-        if let Some(v) = &val_set {
-            net.check_data(v.x, v.rows, v.cols, &v.targets)
-                .map_err(|e| Error::value(format!("validation_data: {e}")))?;
-        }
-        train::fit(
-            net,
-            config,
-            state,
-            &train_set,
-            val_set.as_ref(),
-            settings,
-            rng,
-            hooks,
-        )
-    })??)
-}
-
-/// The training loop's link back to Python: Ctrl-C checks and the per-epoch callback.
-struct PyHooks {
-    /// Signals are only delivered to the main thread; elsewhere checking is wasted work.
-    main_thread: bool,
-    last_poll: Instant,
-    on_epoch: Option<Py<PyAny>>,
-    /// The Python error that stopped training (KeyboardInterrupt, or the callback's).
-    pending: Option<PyErr>,
-}
-
-impl PyHooks {
-    fn new(py: Python<'_>, on_epoch: Option<Py<PyAny>>) -> PyResult<Self> {
-        let threading = py.import("threading")?;
-        let main = threading.call_method0("main_thread")?;
-        let current = threading.call_method0("current_thread")?;
-        Ok(PyHooks {
-            main_thread: main.is(&current),
-            last_poll: Instant::now(),
+    let mut interrupt: Option<PyErr> = None;
+    // Training runs on the pool; this (possibly main) thread waits and looks for Ctrl-C.
+    let work = |stop: &AtomicBool| -> FitOutcome {
+        let mut hooks = PyHooks {
+            stop,
             on_epoch,
-            pending: None,
-        })
-    }
-
-    fn stop(&mut self, err: PyErr) -> Error {
-        self.pending = Some(err);
-        Error::Interrupted
-    }
-
-    fn check_signals(&mut self) -> Result<()> {
-        self.last_poll = Instant::now();
-        match Python::attach(|py| py.check_signals()) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.stop(e)),
+            error: None,
+        };
+        let result = check_fit_data(net, &train_set, val_set.as_ref()).and_then(|()| {
+            train::fit(
+                net,
+                config,
+                state,
+                &train_set,
+                val_set.as_ref(),
+                settings,
+                rng,
+                &mut hooks,
+            )
+        });
+        (result, hooks.error)
+    };
+    let watch = |stop: &AtomicBool| {
+        if main_thread && interrupt.is_none() {
+            if let Err(err) = Python::attach(|py| py.check_signals()) {
+                interrupt = Some(err);
+                stop.store(true, Ordering::Relaxed);
+            }
         }
-    }
+    };
+    let (result, callback_error) = py.detach(|| threads::run_watched(SIGNAL_POLL, work, watch))?;
+    Ok((result, interrupt.or(callback_error)))
 }
 
-impl Hooks for PyHooks {
+fn check_fit_data<T: Dtype>(
+    net: &Network<T>,
+    train_set: &Dataset<'_, T>,
+    val: Option<&Dataset<'_, T>>,
+) -> Result<()> {
+    net.check_data(
+        train_set.x,
+        train_set.rows,
+        train_set.cols,
+        &train_set.targets,
+    )?;
+    if let Some(v) = val {
+        net.check_data(v.x, v.rows, v.cols, &v.targets)
+            .map_err(|e| Error::value(format!("validation_data: {e}")))?;
+    }
+    Ok(())
+}
+
+fn is_main_thread(py: Python<'_>) -> PyResult<bool> {
+    let threading = py.import("threading")?;
+    let main = threading.call_method0("main_thread")?;
+    Ok(main.is(&threading.call_method0("current_thread")?))
+}
+
+/// The training loop's link back to Python: the stop flag set on Ctrl-C, and the per-epoch
+/// callback.
+struct PyHooks<'a> {
+    stop: &'a AtomicBool,
+    on_epoch: Option<&'a Py<PyAny>>,
+    /// The callback's error, if it raised.
+    error: Option<PyErr>,
+}
+
+impl Hooks for PyHooks<'_> {
     fn poll(&mut self) -> Result<()> {
-        if self.main_thread && self.last_poll.elapsed() >= SIGNAL_POLL {
-            self.check_signals()?;
+        if self.stop.load(Ordering::Relaxed) {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
         }
-        Ok(())
     }
 
     fn epoch_end(&mut self, r: &EpochReport) -> Result<()> {
-        if let Some(callback) = &self.on_epoch {
+        if let Some(callback) = self.on_epoch {
             let args = (r.epoch, r.loss, r.val_loss, r.val_accuracy, r.seconds);
             if let Err(e) = Python::attach(|py| callback.call1(py, args).map(drop)) {
-                return Err(self.stop(e));
+                self.error = Some(e);
+                return Err(Error::Interrupted);
             }
         }
-        if self.main_thread {
-            self.check_signals()?;
-        }
-        Ok(())
+        self.poll()
     }
 }
