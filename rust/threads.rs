@@ -1,7 +1,9 @@
 //! ferroprop's own rayon pool: sized by `set_num_threads` or `FERROPROP_NUM_THREADS`,
 //! never the global pool, so the engine's threads do not fight the caller's.
 
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc, Arc, RwLock};
+use std::time::Duration;
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
@@ -54,41 +56,45 @@ pub fn num_threads() -> Result<usize> {
     Ok(pool()?.current_num_threads())
 }
 
-/// Runs `f` on the pool; kernels called inside may split work across its threads.
-pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> Result<R> {
-    Ok(pool()?.install(f))
+/// Runs `f` where its kernels may use `num_threads` threads: inline on the calling thread when
+/// that is 1 (so concurrent callers each keep their own core), otherwise on the pool.
+pub fn run<R: Send>(f: impl FnOnce() -> R + Send) -> Result<R> {
+    let pool = pool()?;
+    Ok(if pool.current_num_threads() == 1 {
+        f()
+    } else {
+        pool.install(f)
+    })
 }
 
-/// Runs `work` on the pool while the calling thread runs `watch` until `work` is done.
-///
-/// `watch` is called at least every `every` with a flag it may set to ask `work` to stop; the
-/// binding uses it to look for Ctrl-C, which Python only delivers to the main thread.
+/// Runs `work` (through [`run`]) on a helper thread while the calling thread runs `watch` every
+/// `every` until `work` is done. `watch` may set the flag to ask `work` to stop: the binding
+/// uses it to look for Ctrl-C, which Python only delivers to the main thread.
 pub fn run_watched<R: Send>(
-    every: std::time::Duration,
-    work: impl FnOnce(&std::sync::atomic::AtomicBool) -> R + Send,
-    mut watch: impl FnMut(&std::sync::atomic::AtomicBool),
+    every: Duration,
+    work: impl FnOnce(&AtomicBool) -> R + Send,
+    mut watch: impl FnMut(&AtomicBool),
 ) -> Result<R> {
-    use std::sync::atomic::AtomicBool;
-    use std::sync::mpsc;
     let stop = AtomicBool::new(false);
     let (done, finished) = mpsc::channel();
-    let pool = pool()?;
-    let result = pool.in_place_scope(|scope| {
+    std::thread::scope(|scope| {
         let stop = &stop;
-        scope.spawn(move |_| {
-            // The receiver outlives the scope, so this send cannot fail.
-            let _ = done.send(work(stop));
+        let worker = scope.spawn(move || {
+            // The receiver outlives this thread, so the send cannot fail.
+            let _ = done.send(run(|| work(stop)));
         });
         loop {
             match finished.recv_timeout(every) {
-                Ok(r) => return Some(r),
+                Ok(result) => return result,
                 Err(mpsc::RecvTimeoutError::Timeout) => watch(stop),
-                // Only if `work` panicked; the scope re-raises that panic on exit.
-                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                // Only if `work` panicked: report it as an error rather than unwinding further.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = worker.join();
+                    return Err(Error::value("internal error: the training thread panicked"));
+                }
             }
         }
-    });
-    result.ok_or_else(|| Error::value("internal error: the training task stopped unexpectedly"))
+    })
 }
 
 /// How many threads a kernel may use: the pool's size inside [`install`], otherwise 1.
@@ -106,8 +112,8 @@ mod tests {
 
     #[test]
     fn install_runs_on_the_pool() {
-        let inside = install(current_parallelism).unwrap();
-        assert_eq!(inside, num_threads().unwrap());
+        set_num_threads(2).unwrap();
+        assert_eq!(run(current_parallelism).unwrap(), 2);
         assert_eq!(current_parallelism(), 1);
         assert!(set_num_threads(0).is_err());
     }
@@ -115,17 +121,19 @@ mod tests {
     #[test]
     fn watched_work_can_be_stopped() {
         use std::sync::atomic::Ordering;
-        let every = std::time::Duration::from_millis(1);
-        let spins = run_watched(
+        let every = Duration::from_millis(1);
+        // The work only ends once the watcher, running on this thread, has asked it to.
+        let answer = run_watched(
             every,
             |stop| {
-                (0u64..)
-                    .take_while(|_| !stop.load(Ordering::Relaxed))
-                    .count()
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::yield_now();
+                }
+                42
             },
             |stop| stop.store(true, Ordering::Relaxed),
         )
         .unwrap();
-        assert!(spins > 0);
+        assert_eq!(answer, 42);
     }
 }

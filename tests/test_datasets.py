@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ferroprop import datasets
 
 REAL_DIR = Path("/usr/share/datasets/fashion-mnist")

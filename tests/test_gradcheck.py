@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-import ferroprop as fp
 import numpy as np
 import pytest
-import reference
 from numpy.typing import NDArray
+
+import ferroprop as fp
+import reference
 
 ACTIVATIONS = ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu"]
 LOSSES = ["cross_entropy", "binary_cross_entropy", "mse"]

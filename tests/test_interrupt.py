@@ -10,8 +10,9 @@ import textwrap
 import time
 from pathlib import Path
 
-import ferroprop as fp
 import pytest
+
+import ferroprop as fp
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX SIGINT")
 

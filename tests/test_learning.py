@@ -6,10 +6,11 @@ deterministic and far from its threshold rather than tuned to barely pass.
 
 from __future__ import annotations
 
-import ferroprop as fp
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+
+import ferroprop as fp
 
 
 def _accuracy(pred: NDArray, y: NDArray) -> float:

@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 
-import ferroprop as fp
 import numpy as np
 import pytest
+from numpy.typing import NDArray
+
+import ferroprop as fp
 import reference
 from conftest import ParityChecker, relative_error
-from numpy.typing import NDArray
 
 ACTIVATIONS = ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu"]
 LOSSES = ["cross_entropy", "binary_cross_entropy", "mse"]

@@ -44,7 +44,7 @@ mod _core {
     }
 }
 
-/// Runs engine work with the GIL released, on ferroprop's thread pool.
+/// Runs engine work with the GIL released, where its kernels may use ferroprop's threads.
 fn detached<R: Send>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> PyResult<R> {
-    Ok(py.detach(|| crate::threads::install(f))?)
+    Ok(py.detach(|| crate::threads::run(f))?)
 }

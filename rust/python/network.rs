@@ -423,8 +423,7 @@ fn fit<T: Dtype>(
     let config = &opt.config;
     let state = T::state_of(&mut opt.state)?;
     let mut interrupt: Option<PyErr> = None;
-    // Training runs on the pool; this (possibly main) thread waits and looks for Ctrl-C.
-    let work = |stop: &AtomicBool| -> FitOutcome {
+    let mut work = |stop: &AtomicBool| -> FitOutcome {
         let mut hooks = PyHooks {
             stop,
             on_epoch,
@@ -452,7 +451,14 @@ fn fit<T: Dtype>(
             }
         }
     };
-    let (result, callback_error) = py.detach(|| threads::run_watched(SIGNAL_POLL, work, watch))?;
+    // Only the main thread sees Ctrl-C; elsewhere the fit runs on the calling thread.
+    let (result, callback_error) = py.detach(|| {
+        if main_thread {
+            threads::run_watched(SIGNAL_POLL, work, watch)
+        } else {
+            threads::run(move || work(&AtomicBool::new(false)))
+        }
+    })?;
     Ok((result, interrupt.or(callback_error)))
 }
 
