@@ -2,13 +2,13 @@
 
 If fit held the GIL for its whole run, two Python threads calling it would run one after the
 other (disjoint intervals), and a pure-Python thread would stall while fit runs. Beyond the
-GIL, two fits from two threads should also get a core each rather than queue for one.
+GIL, two fits from two threads should also get a core each rather than queue for one; that is
+a speed property, so it is measured in benches/, not asserted here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +21,6 @@ import ferroprop as fp
 N_ROWS, N_IN, N_HIDDEN, N_OUT = 4000, 256, 256, 10
 MIN_RUN_SECONDS = 0.5
 MAX_EPOCHS = 500
-USABLE_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 @pytest.fixture(scope="module")
@@ -110,18 +109,6 @@ def test_two_fits_overlap_in_time(concurrent_run: ConcurrentRun) -> None:
     assert shorter >= 0.8 * MIN_RUN_SECONDS, f"runs too short: {concurrent_run.describe()}"
     assert overlap >= 0.5 * shorter, (
         f"fits overlapped for only {overlap:.3f} s ({concurrent_run.describe()}): is the GIL held?"
-    )
-
-
-@pytest.mark.skipif(USABLE_CPUS < 2, reason="needs two cores to run two fits in parallel")
-def test_two_fits_run_in_parallel(concurrent_run: ConcurrentRun) -> None:
-    """Overlap alone does not show parallelism (the fits could take turns); on two cores the
-    pair, one engine thread each, should finish in about the time of one, not of two."""
-    starts, ends = zip(*concurrent_run.intervals, strict=True)
-    both = max(ends) - min(starts)
-    assert both < 1.5 * concurrent_run.solo_seconds, (
-        f"two concurrent fits took {both:.3f} s, {both / concurrent_run.solo_seconds:.2f}x "
-        f"one fit alone ({concurrent_run.describe()}): they ran one after the other"
     )
 
 
