@@ -5,10 +5,19 @@
 
 mod elementwise;
 mod gemm;
+mod lanes;
+pub mod simd;
 mod softmax;
 mod update;
 
 pub use elementwise::{activation_backward, bias_activation, column_sums};
-pub use gemm::{matmul, matmul_a_bt, matmul_at_b};
+pub use gemm::{gemm, matmul, matmul_a_bt, matmul_at_b, GemmElem, MatRef};
 pub use softmax::{softmax_cross_entropy, softmax_rows};
 pub use update::{adam, sgd, AdamStep, SgdStep};
+
+/// A raw pointer that may cross threads: kernels hand disjoint parts of one buffer to workers.
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr<T>(pub *mut T);
+// SAFETY: users only dereference disjoint ranges from different threads.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}

@@ -1,0 +1,1444 @@
+"""Time ferroprop against its peers (NumPy, JAX, scikit-learn, PyTorch) in one interleaved run.
+
+From a fresh clone, one command after installing ferroprop, the peers and the data::
+
+    pip install .                                # ferroprop (a release build)
+    pip install jax jaxlib scikit-learn          # the peers; PyTorch is used when importable
+    apt-get install -y dataset-fashion-mnist     # Fashion-MNIST (Debian/Ubuntu)
+    python benches/compare.py                    # about 6-8 minutes on the 2-core Zen 4 VM
+    python benches/compare.py --quick            # smoke test, about 1.5 minutes
+
+Markdown goes to stdout (progress to stderr); the raw numbers to ``--json``
+(default ``benches/results.json``). A missing peer is skipped; the NumPy reference always runs.
+
+What is measured (fp32, 2 threads, Fashion-MNIST, plain SGD lr 0.1, softmax cross-entropy, ReLU):
+
+* ``fit`` throughput (samples/s) of 784-100-10 at batch 1 (the first 5,000 training samples per
+  epoch), 16, 64 and 256 (60,000 per epoch), and of 784-512-512-10 at batch 256 and 1024, where
+  it is also given as GFLOPS (6 x n_weights x samples/s) and as % of the large-GEMM rate;
+* the large-GEMM rate of this run: NumPy float32 4096^3 matmul, 2 OpenBLAS threads;
+* ``predict`` latency of one row (numpy in, numpy out) and of 10,000 rows;
+* ferroprop with 2 threads against 1 thread (``fp.set_num_threads``) in every training config;
+* the issue's targets, printed as PASS/MISS lines (``--strict`` makes a MISS fail the run).
+
+How:
+
+* Interleaved: every repetition times one epoch of every implementation in turn (the order
+  rotates per repetition), after a 0.3 s sleep, because BLAS/OpenMP/XLA worker threads keep
+  spinning briefly after they finish. Reported numbers are medians over the repetitions
+  (``--repeats``, default 5); the ratios are ratios of medians from this one run.
+* Same start: ferroprop's initial weights (glorot, seed 0) are copied into every peer
+  (scikit-learn's through ``warm_start``), and every implementation is reset to them after its
+  warm-up (which also compiles JAX, so compile time is excluded). NumPy, JAX and torch share one
+  permutation per epoch; ferroprop and scikit-learn shuffle with their own seeded generators.
+* Samples per epoch: ferroprop, NumPy, scikit-learn and torch train the last partial batch;
+  JAX's ``lax.scan`` needs equal batches and drops it. Throughput is per sample processed.
+* Peers: the NumPy reference is a plain forward/backward/SGD loop (``X[idx]`` gather,
+  ``A.T @ G`` weight gradients), JAX runs the whole epoch as one ``jit`` of ``lax.scan``,
+  scikit-learn times ``MLPClassifier.fit`` with ``max_iter=1`` (input validation included, as a
+  user pays it), torch is eager ``nn.Sequential`` + ``optim.SGD``.
+* Threads: OpenBLAS gets 2 threads at start-up (set here before NumPy loads). OpenBLAS with 2
+  threads is often slower than with 1 at these small shapes, so the NumPy, scikit-learn and torch
+  peers run with both 1 and 2 threads (``--peer-threads``) and each ratio uses the peer's faster
+  setting, marked ``(1t)``/``(2t)``. JAX/XLA uses all visible cores.
+* Correctness, so that a fast wrong answer cannot pass: (1) fixed-order runs
+  (``fit(shuffle=False)`` against the same batches in every peer, from the same weights,
+  including a partial last batch) must agree with the NumPy reference to ``--loss-rtol`` in the
+  epoch's mean loss and in the loss on a fixed subset, and to ``--param-atol`` in every
+  parameter; if ferroprop does not, the exit status is 1. (2) After the timed epochs, every
+  implementation's loss on a fixed subset of the training set is compared with the NumPy
+  reference's (different shuffles, so only "within a few %" is expected); ferroprop being worse
+  than ``--trained-rtol`` is also a failure.
+"""
+
+from __future__ import annotations
+
+import os
+
+# OpenBLAS sizes its thread pool once, when NumPy loads it: 2 threads must be allowed from the
+# start, and are lowered per implementation with threadpoolctl.
+os.environ["OPENBLAS_NUM_THREADS"] = "2"
+os.environ["OMP_NUM_THREADS"] = "2"
+os.environ["MKL_NUM_THREADS"] = "2"
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import gc
+import importlib
+import json
+import math
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+try:
+    from threadpoolctl import threadpool_info, threadpool_limits
+except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
+    threadpool_info = None
+    threadpool_limits = None
+
+THREADS = 2
+LR = 0.1
+SETTLE_S = 0.3
+SMALL = (784, 100, 10)
+WIDE = (784, 512, 512, 10)
+INIT_SEED = 0
+EVAL_ROWS = 10_000
+GEMM_N = 4096
+TITLE = "# ferroprop vs peers: fp32, 2 threads, Fashion-MNIST, plain SGD lr 0.1, ReLU, softmax-CE"
+
+Params = tuple[list[np.ndarray], list[np.ndarray]]
+
+_T0 = time.perf_counter()
+
+
+def log(msg: str) -> None:
+    """Progress on stderr, so stdout stays clean markdown."""
+    print(f"[{time.perf_counter() - _T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+def settle() -> None:
+    """Let the previous implementation's worker threads stop spinning."""
+    gc.collect()
+    time.sleep(SETTLE_S)
+
+
+def blas_threads(n: int) -> contextlib.AbstractContextManager[Any]:
+    """Limit every loaded BLAS (OpenBLAS here) to n threads inside the block."""
+    if threadpool_limits is None:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def import_ferroprop(attempts: int = 6, wait_s: float = 10.0) -> Any:
+    """Import ferroprop, retrying: it may be mid-reinstall by a concurrent rebuild."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return importlib.import_module("ferroprop")
+        except (ImportError, OSError) as err:
+            if attempt == attempts:
+                raise
+            for name in [m for m in sys.modules if m.startswith("ferroprop")]:
+                del sys.modules[name]
+            log(f"import ferroprop failed ({err}); retrying in {wait_s:.0f} s")
+            time.sleep(wait_s)
+    raise AssertionError("unreachable")
+
+
+def optional_import(name: str) -> Any | None:
+    try:
+        return importlib.import_module(name)
+    except Exception as err:  # noqa: BLE001 - any failure means "peer not available"
+        log(f"{name} not available ({type(err).__name__}: {err}); skipping it")
+        return None
+
+
+# ------------------------------------------------------------------------------------------------
+# The NumPy reference: plain float32 forward, softmax cross-entropy, backward and SGD.
+# ------------------------------------------------------------------------------------------------
+
+
+def numpy_sgd_step(
+    ws: list[np.ndarray], bs: list[np.ndarray], xb: np.ndarray, yb: np.ndarray, lr: float
+) -> float:
+    """One SGD step on the batch, in place; returns the batch's mean loss before the update."""
+    acts = [xb]
+    a = xb
+    for w, b in zip(ws[:-1], bs[:-1], strict=True):
+        a = a @ w
+        a += b
+        np.maximum(a, 0.0, out=a)
+        acts.append(a)
+    z = a @ ws[-1]
+    z += bs[-1]
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    rows = np.arange(len(yb))
+    loss = float(np.mean(np.log(s[:, 0]) - z[rows, yb]))
+    g = e / s  # softmax
+    g[rows, yb] -= 1.0
+    g /= len(yb)  # gradient of the mean loss with respect to the logits
+    for layer in range(len(ws) - 1, -1, -1):
+        dw = acts[layer].T @ g
+        db = g.sum(axis=0)
+        if layer > 0:
+            g = g @ ws[layer].T
+            g *= acts[layer] > 0  # ReLU'(z) = 1 where the activation is positive, else 0
+        ws[layer] -= lr * dw
+        bs[layer] -= lr * db
+    return loss
+
+
+def numpy_proba(ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Forward pass with softmax output, in the dtype of the parameters."""
+    a = x
+    for w, b in zip(ws[:-1], bs[:-1], strict=True):
+        a = a @ w
+        a += b
+        np.maximum(a, 0.0, out=a)
+    z = a @ ws[-1]
+    z += bs[-1]
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def eval_loss(params: Params, x64: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of the parameters on x64, computed in float64."""
+    ws = [np.asarray(w, dtype=np.float64) for w in params[0]]
+    bs = [np.asarray(b, dtype=np.float64) for b in params[1]]
+    a = x64
+    for w, b in zip(ws[:-1], bs[:-1], strict=True):
+        a = np.maximum(a @ w + b, 0.0)
+    z = a @ ws[-1] + bs[-1]
+    zmax = z.max(axis=1, keepdims=True)
+    lse = zmax[:, 0] + np.log(np.exp(z - zmax).sum(axis=1))
+    loss = float(np.mean(lse - z[np.arange(len(y)), y]))
+    acc = float(np.mean(np.argmax(z, axis=1) == y))
+    return loss, acc
+
+
+# ------------------------------------------------------------------------------------------------
+# Implementations. Each trains one network from the shared initial weights; the driver times
+# run() only (prepare() does untimed per-epoch set-up such as index upload).
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class EpochData:
+    """The rows one epoch visits, and the shared per-epoch permutations."""
+
+    x: np.ndarray
+    y: np.ndarray
+    batch: int
+    seed: int
+    ordered: bool = False  # the fixed-order check: no shuffling anywhere
+    _perms: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.x)
+
+    def perm(self, epoch: int) -> np.ndarray:
+        if self.ordered:
+            return np.arange(self.n)
+        if epoch not in self._perms:
+            self._perms.clear()
+            rng = np.random.default_rng([self.seed, epoch + 1])
+            self._perms[epoch] = rng.permutation(self.n)
+        return self._perms[epoch]
+
+
+class Impl:
+    """One implementation in one configuration."""
+
+    peer = ""  # group: ferroprop, numpy, jax, sklearn, torch
+    label = ""  # display name
+    threads: int | None = None
+
+    def __init__(self, data: EpochData, widths: Sequence[int], init: Params) -> None:
+        self.data = data
+        self.widths = tuple(widths)
+        self.init = init
+        self.last_loss = math.nan  # mean training loss of the last epoch run
+
+    @property
+    def name(self) -> str:
+        return f"{self.label} ({self.threads}t)" if self.threads else self.label
+
+    def thread_context(self) -> contextlib.AbstractContextManager[Any]:
+        return blas_threads(self.threads or THREADS)
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def warmup(self) -> None:
+        """Run something representative once (untimed), then reset."""
+        self.prepare(-1)
+        self.run()
+        self.reset()
+
+    def prepare(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def run(self) -> int:
+        """Train one epoch; returns the number of samples processed."""
+        raise NotImplementedError
+
+    def params(self) -> Params:
+        raise NotImplementedError
+
+
+class FerropropImpl(Impl):
+    peer = "ferroprop"
+    label = "ferroprop"
+
+    def __init__(
+        self, fp: Any, data: EpochData, widths: Sequence[int], init: Params, threads: int
+    ) -> None:
+        super().__init__(data, widths, init)
+        self.fp = fp
+        self.threads = threads
+        self.net = fp.Network(list(widths), activation="relu", loss="cross_entropy", seed=0)
+        self.reset()
+
+    @contextlib.contextmanager
+    def thread_context(self) -> Iterator[None]:
+        self.fp.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            self.fp.set_num_threads(THREADS)
+
+    def reset(self) -> None:
+        self.net.set_parameters(*self.init)
+
+    def warmup(self) -> None:
+        rows = min(self.data.n, 16 * self.data.batch)
+        self.net.fit(
+            self.data.x[:rows],
+            self.data.y[:rows],
+            epochs=1,
+            batch_size=self.data.batch,
+            optimizer=self.fp.SGD(lr=LR),
+            shuffle=True,
+            seed=0,
+        )
+        self.reset()
+
+    def run(self) -> int:
+        hist = self.net.fit(
+            self.data.x,
+            self.data.y,
+            epochs=1,
+            batch_size=self.data.batch,
+            optimizer=self.fp.SGD(lr=LR),
+            shuffle=not self.data.ordered,
+            seed=self.epoch + 1,
+        )
+        self.last_loss = float(hist.loss[-1])
+        return self.data.n
+
+    def params(self) -> Params:
+        return self.net.weights, self.net.biases
+
+
+class NumpyImpl(Impl):
+    peer = "numpy"
+    label = "NumPy ref"
+
+    def __init__(self, data: EpochData, widths: Sequence[int], init: Params, threads: int) -> None:
+        super().__init__(data, widths, init)
+        self.threads = threads
+        self.reset()
+
+    def reset(self) -> None:
+        self.ws = [w.copy() for w in self.init[0]]
+        self.bs = [b.copy() for b in self.init[1]]
+
+    def warmup(self) -> None:
+        perm, bsz = self.data.perm(-1), self.data.batch
+        for start in range(0, min(self.data.n, 16 * bsz), bsz):
+            idx = perm[start : start + bsz]
+            numpy_sgd_step(self.ws, self.bs, self.data.x[idx], self.data.y[idx], LR)
+        self.reset()
+
+    def prepare(self, epoch: int) -> None:
+        self.perm = self.data.perm(epoch)
+
+    def run(self) -> int:
+        x, y, perm, bsz = self.data.x, self.data.y, self.perm, self.data.batch
+        total = 0.0
+        for start in range(0, len(perm), bsz):
+            idx = perm[start : start + bsz]
+            total += numpy_sgd_step(self.ws, self.bs, x[idx], y[idx], LR) * len(idx)
+        self.last_loss = total / len(perm)
+        return len(perm)
+
+    def params(self) -> Params:
+        return self.ws, self.bs
+
+
+_JAX_FNS: dict[str, Any] = {}
+
+
+def jax_functions(jax: Any) -> dict[str, Any]:
+    """Jitted SGD step and whole-epoch lax.scan, built once (jit caches per shape)."""
+    if _JAX_FNS:
+        return _JAX_FNS
+    jnp = jax.numpy
+
+    def loss_fn(params: Any, xb: Any, yb: Any) -> Any:
+        a = xb
+        for w, b in params[:-1]:
+            a = jax.nn.relu(a @ w + b)
+        w, b = params[-1]
+        z = a @ w + b
+        picked = jnp.take_along_axis(z, yb[:, None], axis=1)[:, 0]
+        return jnp.mean(jax.nn.logsumexp(z, axis=1) - picked)
+
+    def step(params: Any, xb: Any, yb: Any) -> tuple[Any, Any]:
+        loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb)
+        params = jax.tree_util.tree_map(lambda p, g: p - LR * g, params, grads)
+        return params, loss
+
+    def epoch(params: Any, x: Any, y: Any, idx: Any) -> tuple[Any, Any]:
+        def body(p: Any, batch_idx: Any) -> tuple[Any, Any]:
+            return step(p, x[batch_idx], y[batch_idx])
+
+        return jax.lax.scan(body, params, idx)
+
+    _JAX_FNS.update(step=jax.jit(step), epoch=jax.jit(epoch))
+    return _JAX_FNS
+
+
+class JaxImpl(Impl):
+    peer = "jax"
+    label = "JAX scan"
+
+    def __init__(self, jax: Any, data: EpochData, widths: Sequence[int], init: Params) -> None:
+        super().__init__(data, widths, init)
+        self.jax = jax
+        self.fns = jax_functions(jax)
+        self.xd = jax.device_put(data.x)
+        self.yd = jax.device_put(data.y.astype(np.int32))
+        self.n_full = data.n // data.batch * data.batch
+        self.reset()
+
+    def thread_context(self) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def reset(self) -> None:
+        self.p = tuple(
+            (self.jax.device_put(w), self.jax.device_put(b))
+            for w, b in zip(*self.init, strict=True)
+        )
+
+    def prepare(self, epoch: int) -> None:
+        perm = self.data.perm(epoch).astype(np.int32)
+        bsz = self.data.batch
+        self.idx = self.jax.device_put(perm[: self.n_full].reshape(-1, bsz))
+        # The fixed-order check also trains the partial batch, with one extra jitted step.
+        self.rest = perm[self.n_full :] if self.data.ordered else perm[:0]
+        self.jax.block_until_ready(self.idx)
+
+    def run(self) -> int:
+        self.p, losses = self.fns["epoch"](self.p, self.xd, self.yd, self.idx)
+        total = float(np.sum(np.asarray(losses))) * self.data.batch
+        n = self.n_full
+        if len(self.rest):
+            self.p, loss = self.fns["step"](self.p, self.xd[self.rest], self.yd[self.rest])
+            total += float(loss) * len(self.rest)
+            n += len(self.rest)
+        self.jax.block_until_ready(self.p)
+        self.last_loss = total / n
+        return n
+
+    def params(self) -> Params:
+        return [np.asarray(w) for w, _ in self.p], [np.asarray(b) for _, b in self.p]
+
+
+class SklearnImpl(Impl):
+    peer = "sklearn"
+    label = "sklearn"
+
+    def __init__(
+        self, mlp_cls: Any, data: EpochData, widths: Sequence[int], init: Params, threads: int
+    ) -> None:
+        super().__init__(data, widths, init)
+        self.mlp_cls = mlp_cls
+        self.threads = threads
+        self.reset()
+
+    def reset(self) -> None:
+        self.clf = self.mlp_cls(
+            hidden_layer_sizes=self.widths[1:-1],
+            activation="relu",
+            solver="sgd",
+            learning_rate="constant",
+            learning_rate_init=LR,
+            momentum=0.0,
+            nesterovs_momentum=False,
+            alpha=0.0,
+            batch_size=self.data.batch,
+            max_iter=1,
+            shuffle=not self.data.ordered,
+            random_state=np.random.RandomState(self.data.seed),
+            warm_start=True,
+        )
+        # A first fit on one row per class builds the layers (float32, like X); then the shared
+        # initial weights replace sklearn's own, and warm_start keeps them for the next fit.
+        classes = np.unique(self.data.y)
+        rows = np.array([np.flatnonzero(self.data.y == c)[0] for c in classes])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.clf.fit(self.data.x[rows], self.data.y[rows])
+        self.clf.coefs_ = [w.copy() for w in self.init[0]]
+        self.clf.intercepts_ = [b.copy() for b in self.init[1]]
+
+    def warmup(self) -> None:
+        pass  # reset() already ran a fit
+
+    def run(self) -> int:
+        self.clf.fit(self.data.x, self.data.y)
+        self.last_loss = float(self.clf.loss_)
+        return self.data.n
+
+    def params(self) -> Params:
+        return list(self.clf.coefs_), list(self.clf.intercepts_)
+
+
+class TorchImpl(Impl):
+    peer = "torch"
+    label = "torch eager"
+
+    def __init__(
+        self, torch: Any, data: EpochData, widths: Sequence[int], init: Params, threads: int
+    ) -> None:
+        super().__init__(data, widths, init)
+        self.torch = torch
+        self.threads = threads
+        self.xt = torch.from_numpy(data.x)
+        self.yt = torch.from_numpy(data.y)
+        self.reset()
+
+    @contextlib.contextmanager
+    def thread_context(self) -> Iterator[None]:
+        saved = self.torch.get_num_threads()
+        self.torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            self.torch.set_num_threads(saved)
+
+    def reset(self) -> None:
+        nn = self.torch.nn
+        layers: list[Any] = []
+        for w, b in zip(*self.init, strict=True):
+            lin = nn.Linear(w.shape[0], w.shape[1])
+            with self.torch.no_grad():
+                lin.weight.copy_(self.torch.from_numpy(np.ascontiguousarray(w.T)))
+                lin.bias.copy_(self.torch.from_numpy(b))
+            layers += [lin, nn.ReLU()]
+        self.model = nn.Sequential(*layers[:-1])
+        self.opt = self.torch.optim.SGD(self.model.parameters(), lr=LR)
+
+    def prepare(self, epoch: int) -> None:
+        self.perm = self.torch.from_numpy(self.data.perm(epoch))
+
+    def warmup(self) -> None:
+        self.prepare(-1)
+        self.perm = self.perm[: 16 * self.data.batch]
+        self.run()
+        self.reset()
+
+    def run(self) -> int:
+        ce = self.torch.nn.functional.cross_entropy
+        bsz, losses = self.data.batch, []
+        for start in range(0, len(self.perm), bsz):
+            idx = self.perm[start : start + bsz]
+            self.opt.zero_grad(set_to_none=True)
+            loss = ce(self.model(self.xt[idx]), self.yt[idx])
+            loss.backward()
+            self.opt.step()
+            losses.append((loss.detach(), len(idx)))
+        self.last_loss = sum(float(v) * k for v, k in losses) / len(self.perm)
+        return len(self.perm)
+
+    def params(self) -> Params:
+        lins = [m for m in self.model if isinstance(m, self.torch.nn.Linear)]
+        ws = [m.weight.detach().numpy().T.copy() for m in lins]
+        return ws, [m.bias.detach().numpy().copy() for m in lins]
+
+
+# ------------------------------------------------------------------------------------------------
+# Driver
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Config:
+    key: str
+    widths: tuple[int, ...]
+    batch: int
+    rows: int  # training rows per epoch
+
+    @property
+    def title(self) -> str:
+        return f"{'-'.join(map(str, self.widths))} B={self.batch}"
+
+    @property
+    def n_weights(self) -> int:
+        return sum(a * b for a, b in zip(self.widths[:-1], self.widths[1:], strict=True))
+
+
+@dataclasses.dataclass
+class Peers:
+    fp: Any
+    jax: Any | None
+    mlp_cls: Any | None
+    torch: Any | None
+    peer_threads: tuple[int, ...]
+
+    def build(
+        self, data: EpochData, widths: Sequence[int], init: Params, fp_threads: Sequence[int]
+    ) -> list[Impl]:
+        impls: list[Impl] = [FerropropImpl(self.fp, data, widths, init, t) for t in fp_threads]
+        impls += [NumpyImpl(data, widths, init, t) for t in self.peer_threads]
+        if self.jax is not None:
+            impls.append(JaxImpl(self.jax, data, widths, init))
+        if self.mlp_cls is not None:
+            impls += [SklearnImpl(self.mlp_cls, data, widths, init, t) for t in self.peer_threads]
+        if self.torch is not None:
+            impls += [TorchImpl(self.torch, data, widths, init, t) for t in self.peer_threads]
+        return impls
+
+
+def initial_params(fp: Any, widths: Sequence[int]) -> Params:
+    net = fp.Network(list(widths), activation="relu", loss="cross_entropy", seed=INIT_SEED)
+    return net.weights, net.biases
+
+
+def rel(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(b), 1e-12)
+
+
+def max_param_diff(p: Params, q: Params) -> float:
+    pairs = list(zip(p[0] + p[1], q[0] + q[1], strict=True))
+    return max(float(np.max(np.abs(np.asarray(a, np.float64) - b))) for a, b in pairs)
+
+
+def run_checks(
+    peers: Peers, x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, y_eval: np.ndarray, args: Any
+) -> list[dict[str, Any]]:
+    """Fixed-order training: every implementation sees the same batches from the same weights."""
+    scale = 0.5 if args.quick else 1.0
+    plan = [  # widths, batch, full batches, rows in the partial last batch
+        (SMALL, 1, 300, 0),
+        (SMALL, 16, 150, 5),
+        (SMALL, 64, 200, 17),
+        (SMALL, 256, 40, 100),
+        (WIDE, 256, 20, 37),
+        (WIDE, 1024, 6, 300),
+    ]
+    out = []
+    for widths, bsz, n_batches, partial in plan:
+        n = max(2, int(n_batches * scale)) * bsz + partial
+        init = initial_params(peers.fp, widths)
+        data = EpochData(x[:n], y[:n], bsz, seed=args.seed, ordered=True)
+        check_peers = dataclasses.replace(peers, peer_threads=(1,))
+        impls = check_peers.build(data, widths, init, fp_threads=(THREADS, 1))
+        rows = []
+        for impl in impls:
+            with impl.thread_context():
+                impl.prepare(0)
+                impl.run()
+            rows.append((impl, impl.params()))
+        ref_impl, ref_params = next(r for r in rows if r[0].peer == "numpy")
+        ref_eval = eval_loss(ref_params, x_eval, y_eval)[0]
+        title = f"{'-'.join(map(str, widths))} B={bsz}, {n} rows"
+        results = []
+        for impl, params in rows:
+            ev = eval_loss(params, x_eval, y_eval)[0]
+            pdiff = max_param_diff(params, ref_params)
+            ok = (
+                rel(impl.last_loss, ref_impl.last_loss) <= args.loss_rtol
+                and rel(ev, ref_eval) <= args.loss_rtol
+                and pdiff <= args.param_atol
+            )
+            results.append(
+                {
+                    "impl": impl.name,
+                    "peer": impl.peer,
+                    "epoch_loss": impl.last_loss,
+                    "eval_loss": ev,
+                    "epoch_loss_rel_diff": rel(impl.last_loss, ref_impl.last_loss),
+                    "eval_loss_rel_diff": rel(ev, ref_eval),
+                    "max_abs_param_diff": pdiff,
+                    "ok": ok,
+                }
+            )
+        log(f"check {title}: " + ", ".join(f"{r['impl']} {r['eval_loss']:.6f}" for r in results))
+        out.append(
+            {"title": title, "widths": list(widths), "batch": bsz, "rows": n, "results": results}
+        )
+    return out
+
+
+def time_training(
+    cfg: Config,
+    peers: Peers,
+    x: np.ndarray,
+    y: np.ndarray,
+    x_eval: np.ndarray,
+    y_eval: np.ndarray,
+    repeats: int,
+    seed: int,
+) -> dict[str, Any]:
+    init = initial_params(peers.fp, cfg.widths)
+    data = EpochData(x[: cfg.rows], y[: cfg.rows], cfg.batch, seed=seed)
+    impls = peers.build(data, cfg.widths, init, fp_threads=(THREADS, 1))
+    log(f"{cfg.title}: warming up {', '.join(i.name for i in impls)}")
+    for impl in impls:
+        with impl.thread_context():
+            impl.warmup()
+    times: dict[str, list[float]] = {i.name: [] for i in impls}
+    samples: dict[str, int] = {}
+    for rep in range(repeats):
+        order = impls[rep % len(impls) :] + impls[: rep % len(impls)]
+        for impl in order:
+            with impl.thread_context():
+                impl.prepare(rep)
+                settle()
+                t0 = time.perf_counter()
+                samples[impl.name] = impl.run()
+                times[impl.name].append(time.perf_counter() - t0)
+        log(
+            f"{cfg.title} rep {rep + 1}/{repeats}: "
+            + ", ".join(f"{i.name} {samples[i.name] / times[i.name][-1]:,.0f}/s" for i in impls)
+        )
+    result: dict[str, Any] = {
+        "title": cfg.title,
+        "widths": list(cfg.widths),
+        "batch": cfg.batch,
+        "rows_per_epoch": cfg.rows,
+        "n_weights": cfg.n_weights,
+        "epochs_trained": repeats,
+        "impls": {},
+    }
+    for impl in impls:
+        n = samples[impl.name]
+        rates = [n / t for t in times[impl.name]]
+        loss, acc = eval_loss(impl.params(), x_eval, y_eval)
+        result["impls"][impl.name] = {
+            "peer": impl.peer,
+            "threads": impl.threads,
+            "samples_per_epoch": n,
+            "seconds": times[impl.name],
+            "samples_per_s": rates,
+            "median": statistics.median(rates),
+            "min": min(rates),
+            "max": max(rates),
+            "us_per_step": statistics.median(times[impl.name]) / math.ceil(n / cfg.batch) * 1e6,
+            "last_epoch_loss": impl.last_loss,
+            "subset_loss": loss,
+            "subset_accuracy": acc,
+        }
+    return result
+
+
+def best_of(result: dict[str, Any], peer: str) -> tuple[str, dict[str, Any]] | None:
+    """The peer's fastest thread setting in this configuration (by median)."""
+    cands = [(k, v) for k, v in result["impls"].items() if v["peer"] == peer]
+    return max(cands, key=lambda kv: kv[1]["median"]) if cands else None
+
+
+def measure_gemm(reps: int) -> list[float]:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((GEMM_N, GEMM_N), dtype=np.float32)
+    b = rng.standard_normal((GEMM_N, GEMM_N), dtype=np.float32)
+    c = np.empty_like(a)
+    out = []
+    with blas_threads(THREADS):
+        np.matmul(a, b, out=c)
+        for _ in range(reps):
+            settle()
+            t0 = time.perf_counter()
+            np.matmul(a, b, out=c)
+            out.append(2 * GEMM_N**3 / (time.perf_counter() - t0) / 1e9)
+    return out
+
+
+def time_calls(fn: Callable[[], Any], calls: int, warm: int) -> np.ndarray:
+    """Per-call wall time in µs, each call timed on its own."""
+    for _ in range(warm):
+        fn()
+    out = np.empty(calls)
+    clock = time.perf_counter_ns
+    for i in range(calls):
+        t0 = clock()
+        fn()
+        out[i] = clock() - t0
+    return out / 1e3
+
+
+def measure_predict(
+    peers: Peers, x_test: np.ndarray, y_test: np.ndarray, args: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Single-row latency and 10k-row batch time, every implementation on the same weights."""
+    fp = peers.fp
+    net = fp.Network(list(SMALL), activation="relu", loss="cross_entropy", seed=INIT_SEED)
+    # Train briefly so the outputs are not near-uniform (any fixed weights would do).
+    net.fit(x_test[:2000], y_test[:2000], epochs=1, batch_size=64, optimizer=fp.SGD(lr=LR), seed=0)
+    ws, bs = net.weights, net.biases
+    row = np.ascontiguousarray(x_test[:1])
+    cands: list[tuple[str, Callable[[], Any], Callable[[], contextlib.AbstractContextManager[Any]]]]
+    cands = [
+        ("ferroprop predict", lambda: net.predict(row), contextlib.nullcontext),
+        ("ferroprop forward (probabilities)", lambda: net.forward(row), contextlib.nullcontext),
+    ]
+    for t in peers.peer_threads:
+        cands.append((f"NumPy forward+softmax ({t}t)", lambda: numpy_proba(ws, bs, row), _bt(t)))
+    if peers.mlp_cls is not None:
+        clf = SklearnImpl(
+            peers.mlp_cls, EpochData(x_test[:100], y_test[:100], 64, 0), SMALL, (ws, bs), 1
+        ).clf
+        for t in peers.peer_threads:
+            cands.append((f"sklearn predict_proba ({t}t)", lambda: clf.predict_proba(row), _bt(t)))
+    if peers.torch is not None:
+        torch = peers.torch
+        timpl = TorchImpl(torch, EpochData(x_test[:1], y_test[:1], 1, 0), SMALL, (ws, bs), 1)
+        model = timpl.model
+
+        def torch_proba() -> np.ndarray:
+            with torch.inference_mode():
+                return torch.softmax(model(torch.from_numpy(row)), dim=1).numpy()
+
+        for t in peers.peer_threads:
+            cands.append(
+                (f"torch eager, numpy in/out ({t}t)", torch_proba, _torch_threads(torch, t))
+            )
+    # Every implementation must give the same probabilities.
+    ref = numpy_proba(ws, bs, row)
+    agree = {}
+    for name, fn, ctx in cands:
+        with ctx():
+            out = fn()
+        if "predict" in name and "proba" not in name:
+            agree[name] = float(int(out[0]) != int(np.argmax(ref)))
+        else:
+            agree[name] = float(np.max(np.abs(np.asarray(out, np.float64) - ref)))
+    per_round: dict[str, list[float]] = {name: [] for name, _, _ in cands}
+    p90: dict[str, list[float]] = {name: [] for name, _, _ in cands}
+    for _ in range(args.latency_rounds):
+        for name, fn, ctx in cands:
+            with ctx():
+                settle()
+                us = time_calls(fn, args.latency_calls, warm=200)
+            per_round[name].append(float(np.median(us)))
+            p90[name].append(float(np.percentile(us, 90)))
+    single = {
+        name: {
+            "median_us": statistics.median(per_round[name]),
+            "p90_us": statistics.median(p90[name]),
+            "round_medians_us": per_round[name],
+            "max_abs_diff_vs_numpy": agree[name],
+        }
+        for name, _, _ in cands
+    }
+    log("predict 1 row: " + ", ".join(f"{k} {v['median_us']:.1f} µs" for k, v in single.items()))
+
+    # 10k rows: ferroprop forward vs the NumPy forward (float32, both thread settings).
+    xb = np.ascontiguousarray(x_test[:10_000])
+    batch_cands = [("ferroprop forward", lambda: net.forward(xb), contextlib.nullcontext)]
+    for t in peers.peer_threads:
+        batch_cands.append(
+            (f"NumPy forward+softmax ({t}t)", lambda: numpy_proba(ws, bs, xb), _bt(t))
+        )
+    ref = numpy_proba(ws, bs, xb)
+    batch: dict[str, Any] = {}
+    for name, fn, ctx in batch_cands:
+        with ctx():
+            diff = float(np.max(np.abs(fn() - ref)))
+        batch[name] = {"ms": [], "max_abs_diff_vs_numpy": diff}
+    for _ in range(args.batch_predict_repeats):
+        for name, fn, ctx in batch_cands:
+            with ctx():
+                fn()
+                settle()
+                t0 = time.perf_counter()
+                fn()
+                batch[name]["ms"].append((time.perf_counter() - t0) * 1e3)
+    for v in batch.values():
+        v["median_ms"] = statistics.median(v["ms"])
+        v["rows"] = len(xb)
+    log("predict 10k: " + ", ".join(f"{k} {v['median_ms']:.2f} ms" for k, v in batch.items()))
+    return single, batch
+
+
+def _bt(n: int) -> Callable[[], contextlib.AbstractContextManager[Any]]:
+    return lambda: blas_threads(n)
+
+
+def _torch_threads(torch: Any, n: int) -> Callable[[], contextlib.AbstractContextManager[Any]]:
+    @contextlib.contextmanager
+    def ctx() -> Iterator[None]:
+        saved = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(saved)
+
+    return ctx
+
+
+# ------------------------------------------------------------------------------------------------
+# Report
+# ------------------------------------------------------------------------------------------------
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def fmt_rate(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+def fmt_ratio(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}×"
+
+
+@dataclasses.dataclass
+class Target:
+    name: str
+    value: float | None
+    op: str  # ">=" or "<="
+    threshold: float
+    unit: str = "×"
+
+    @property
+    def passed(self) -> bool | None:
+        if self.value is None or math.isnan(self.value):
+            return None
+        return self.value >= self.threshold if self.op == ">=" else self.value <= self.threshold
+
+    def line(self) -> str:
+        status = {True: "PASS", False: "MISS", None: "N/A "}[self.passed]
+        val = "not measured" if self.value is None else f"{self.value:.3g}{self.unit}"
+        return f"- {status}  {self.name}: {val} (target {self.op} {self.threshold:g}{self.unit})"
+
+
+BATCH_TARGET_VS_JAX = {1: 2.0, 16: 1.5, 64: 1.5, 256: 1.3}
+
+
+def ratio(result: dict[str, Any], peer: str) -> float | None:
+    best = best_of(result, peer)
+    fp = result["impls"].get(f"ferroprop ({THREADS}t)")
+    return None if best is None or fp is None else fp["median"] / best[1]["median"]
+
+
+def build_targets(
+    training: dict[str, dict[str, Any]],
+    gemm: float,
+    single: dict[str, Any] | None,
+    batch: dict[str, Any] | None,
+) -> list[Target]:
+    targets = []
+    fp_key, fp1_key = f"ferroprop ({THREADS}t)", "ferroprop (1t)"
+    for res in training.values():
+        title, bsz = res["title"], res["batch"]
+        wide = len(res["widths"]) > 3
+        want = 1.05 if wide else BATCH_TARGET_VS_JAX.get(bsz)
+        if want is not None:
+            targets.append(
+                Target(f"{title} fit, ferroprop / JAX scan", ratio(res, "jax"), ">=", want)
+            )
+        if wide:
+            gf = 6 * res["n_weights"] * res["impls"][fp_key]["median"] / 1e9
+            targets.append(Target(f"{title} fit, % of large GEMM", 100 * gf / gemm, ">=", 95, "%"))
+        for peer, label in (("torch", "PyTorch eager"), ("sklearn", "scikit-learn")):
+            targets.append(Target(f"{title} fit, ferroprop / {label}", ratio(res, peer), ">=", 3.0))
+        if (wide and bsz == 256) or (not wide and bsz <= 64):
+            two, one = res["impls"][fp_key]["median"], res["impls"][fp1_key]["median"]
+            targets.append(
+                Target(
+                    f"{title} fit, ferroprop 2 threads / 1 thread",
+                    two / one,
+                    ">=",
+                    1.7 if wide else 1.0,
+                )
+            )
+    if single is not None:
+        targets.append(
+            Target(
+                "predict 1 row (ferroprop predict, median)",
+                single["ferroprop predict"]["median_us"],
+                "<=",
+                4.0,
+                " µs",
+            )
+        )
+    if batch is not None:
+        fp_ms = batch["ferroprop forward"]["median_ms"]
+        np_ms = min(v["median_ms"] for k, v in batch.items() if k.startswith("NumPy"))
+        targets.append(
+            Target("predict 10k rows, ferroprop / NumPy forward", np_ms / fp_ms, ">=", 1.5)
+        )
+    return targets
+
+
+def report(res: dict[str, Any], args: Any) -> str:
+    out: list[str] = []
+    env = res["environment"]
+    out.append(
+        f"Started {res['started']}; wall time {res['duration_s']:.0f} s"
+        + (" (--quick: fewer repetitions, fewer rows)" if args.quick else "")
+    )
+    out.append("")
+    out.append(
+        f"- ferroprop {env['ferroprop']} from `{env['ferroprop_file']}` "
+        f"(repo {env.get('git', '?')}), {env['ferroprop_threads']} threads"
+    )
+    out.append(f"- peers: {', '.join(f'{k} {v}' for k, v in env['peers'].items())}")
+    out.append(f"- CPU: {env['cpu']}, {env['cpus']} CPUs; Python {env['python']}")
+    out.append(f"- BLAS: {env['blas']}")
+    out.append(
+        "- Medians of "
+        f"{res['repeats']} interleaved epochs per implementation (order rotated per repetition, "
+        f"{SETTLE_S} s sleep before each). `(1t)`/`(2t)` = the peer's BLAS/intra-op thread "
+        "count; ratios use each peer's faster setting. JAX drops the last partial batch (the "
+        "others train it); throughput is per sample processed."
+    )
+    gemm = res["gemm"]
+    out.append(
+        f"\n**Large GEMM** (numpy float32 {GEMM_N}³, {THREADS} OpenBLAS threads): "
+        f"**{gemm['gflops_median']:.0f} GFLOPS** (median of {len(gemm['gflops'])}: "
+        + ", ".join(f"{g:.0f}" for g in gemm["gflops"])
+        + ")"
+    )
+
+    # Fixed-order checks.
+    out.append("\n## Correctness: fixed batch order, same initial weights\n")
+    rows = []
+    for chk in res["checks"]:
+        for r in chk["results"]:
+            rows.append(
+                [
+                    chk["title"],
+                    r["impl"],
+                    f"{r['epoch_loss']:.6f}",
+                    f"{r['eval_loss']:.6f}",
+                    f"{max(r['epoch_loss_rel_diff'], r['eval_loss_rel_diff']):.1e}",
+                    f"{r['max_abs_param_diff']:.1e}",
+                    "ok" if r["ok"] else "**MISMATCH**",
+                ]
+            )
+    out.append(
+        md_table(
+            [
+                "run",
+                "implementation",
+                "epoch mean loss",
+                f"loss on {EVAL_ROWS} rows",
+                "max rel Δ vs NumPy",
+                "max |Δparam|",
+                "status",
+            ],
+            rows,
+        )
+    )
+    out.append(
+        f"\nTolerances: loss rel ≤ {args.loss_rtol:g}, parameters abs ≤ {args.param_atol:g}."
+    )
+
+    training = res["training"]
+    if training:
+        out.append("\n## Training throughput, samples/s (median)\n")
+        peers = [p for p in ("numpy", "jax", "sklearn", "torch") if p in res["peers_used"]]
+        names = {"numpy": "NumPy ref", "jax": "JAX scan", "sklearn": "sklearn", "torch": "torch"}
+        header = ["config", "rows/epoch", "ferroprop", "ferroprop 1t"]
+        header += [names[p] for p in peers] + [f"fp / {names[p]}" for p in peers]
+        rows = []
+        for r in training.values():
+            imp = r["impls"]
+            row = [
+                r["title"],
+                f"{r['rows_per_epoch']:,}",
+                fmt_rate(imp[f"ferroprop ({THREADS}t)"]["median"]),
+                fmt_rate(imp["ferroprop (1t)"]["median"]),
+            ]
+            for p in peers:
+                best = best_of(r, p)
+                tag = f" ({best[1]['threads']}t)" if best and best[1]["threads"] else ""
+                row.append("—" if best is None else fmt_rate(best[1]["median"]) + tag)
+            row += [fmt_ratio(ratio(r, p)) for p in peers]
+            rows.append(row)
+        out.append(md_table(header, rows))
+
+        wide = [r for r in training.values() if len(r["widths"]) > 3]
+        if wide:
+            out.append(
+                f"\n### 784-512-512-10: achieved GFLOPS (6 × n_weights × samples/s) and % "
+                f"of the {gemm['gflops_median']:.0f} GFLOPS large GEMM\n"
+            )
+            rows = []
+            for r in wide:
+                for name, v in r["impls"].items():
+                    gf = 6 * r["n_weights"] * v["median"] / 1e9
+                    rows.append(
+                        [
+                            r["title"],
+                            name,
+                            fmt_rate(v["median"]),
+                            f"{gf:.0f}",
+                            f"{100 * gf / gemm['gflops_median']:.0f}%",
+                        ]
+                    )
+            out.append(
+                md_table(["config", "implementation", "samples/s", "GFLOPS", "% of GEMM"], rows)
+            )
+
+        out.append("\n### ferroprop threads: 2 vs 1 (`fp.set_num_threads`)\n")
+        rows = []
+        for r in training.values():
+            two = r["impls"][f"ferroprop ({THREADS}t)"]["median"]
+            one = r["impls"]["ferroprop (1t)"]["median"]
+            rows.append([r["title"], fmt_rate(two), fmt_rate(one), fmt_ratio(two / one)])
+        out.append(md_table(["config", "2 threads", "1 thread", "2t / 1t"], rows))
+
+        out.append("\n### Every implementation: spread and loss after the timed epochs\n")
+        out.append(
+            f"Loss and accuracy on the first {EVAL_ROWS:,} training rows after "
+            f"{res['repeats']} timed epochs from the same weights (float64 evaluation); "
+            "Δ is relative to NumPy ref (1t), which saw the same shuffles as JAX and "
+            "torch.\n"
+        )
+        rows = []
+        for r in training.values():
+            ref = next(v["subset_loss"] for v in r["impls"].values() if v["peer"] == "numpy")
+            for name, v in r["impls"].items():
+                d = (v["subset_loss"] - ref) / ref
+                flag = "" if abs(d) <= args.trained_rtol else " **!**"
+                rows.append(
+                    [
+                        r["title"],
+                        name,
+                        f"{v['samples_per_epoch']:,}",
+                        fmt_rate(v["median"]),
+                        f"{fmt_rate(v['min'])}–{fmt_rate(v['max'])}",
+                        f"{v['us_per_step']:,.1f}",
+                        f"{v['subset_loss']:.4f}",
+                        f"{v['subset_accuracy']:.4f}",
+                        f"{100 * d:+.1f}%{flag}",
+                    ]
+                )
+        out.append(
+            md_table(
+                [
+                    "config",
+                    "implementation",
+                    "samples/epoch",
+                    "samples/s",
+                    "min–max",
+                    "µs/step",
+                    "loss",
+                    "accuracy",
+                    "Δloss",
+                ],
+                rows,
+            )
+        )
+
+    if res.get("predict_1row"):
+        out.append("\n## predict, 784-100-10\n")
+        out.append(
+            f"One row (1×784 float32, numpy in → numpy out), {args.latency_calls} calls "
+            f"timed one by one, median of {args.latency_rounds} rounds:\n"
+        )
+        rows = [
+            [k, f"{v['median_us']:.1f}", f"{v['p90_us']:.1f}", f"{v['max_abs_diff_vs_numpy']:.1e}"]
+            for k, v in res["predict_1row"].items()
+        ]
+        out.append(md_table(["implementation", "median µs", "p90 µs", "max |Δ| vs NumPy"], rows))
+        out.append(f"\n10,000 rows, median of {args.batch_predict_repeats}:\n")
+        b = res["predict_10k"]
+        fp_ms = b["ferroprop forward"]["median_ms"]
+        rows = [
+            [
+                k,
+                f"{v['median_ms']:.2f}",
+                fmt_rate(v["rows"] / v["median_ms"] * 1e3),
+                fmt_ratio(v["median_ms"] / fp_ms),
+                f"{v['max_abs_diff_vs_numpy']:.1e}",
+            ]
+            for k, v in b.items()
+        ]
+        out.append(
+            md_table(
+                ["implementation", "ms", "rows/s", "ferroprop speed-up", "max |Δ| vs NumPy"], rows
+            )
+        )
+
+    out.append("\n## Targets\n")
+    out += [t["line"] for t in res["targets"]]
+    n_pass = sum(t["passed"] is True for t in res["targets"])
+    n_miss = sum(t["passed"] is False for t in res["targets"])
+    out.append(
+        f"\n{n_pass} PASS, {n_miss} MISS, "
+        f"{sum(t['passed'] is None for t in res['targets'])} not measured."
+    )
+    if res["failures"]:
+        out.append("\n## FAILURES\n")
+        out += [f"- **{f}**" for f in res["failures"]]
+    if res["warnings"]:
+        out.append("\n## Warnings\n")
+        out += [f"- {w}" for w in res["warnings"]]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# main
+# ------------------------------------------------------------------------------------------------
+
+
+def environment(fp: Any, peers: Peers) -> dict[str, Any]:
+    cpu = platform.processor() or "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    git = "?"
+    with contextlib.suppress(Exception):
+        root = Path(__file__).resolve().parents[1]
+        head = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        git = head or "?"
+    versions = {"numpy": np.__version__}
+    if peers.jax is not None:
+        versions["jax"] = peers.jax.__version__
+    if peers.mlp_cls is not None:
+        versions["scikit-learn"] = importlib.import_module("sklearn").__version__
+    if peers.torch is not None:
+        versions["torch"] = peers.torch.__version__
+    blas = "unknown (threadpoolctl missing)"
+    if threadpool_info is not None:
+        blas = "; ".join(
+            f"{i.get('internal_api')} {i.get('version')} ({i.get('threading_layer', '')}) "
+            f"max {i.get('num_threads')} threads"
+            for i in threadpool_info()
+        )
+    return {
+        "ferroprop": getattr(fp, "__version__", "?"),
+        "ferroprop_file": fp.__file__,
+        "ferroprop_threads": fp.get_num_threads(),
+        "git": git,
+        "peers": versions,
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "blas": blas,
+        "loadavg": os.getloadavg(),
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed epochs per implementation and config (default 5; 3 with --quick)",
+    )
+    p.add_argument("--quick", action="store_true", help="smoke test: 3 repeats, 1/5 of the rows")
+    p.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "results.json")
+    p.add_argument(
+        "--only",
+        default="",
+        help="comma-separated subset of: "
+        "b1,b16,b64,b256,wide-b256,wide-b1024,predict (checks and GEMM always run)",
+    )
+    p.add_argument(
+        "--peers",
+        default="numpy,jax,sklearn,torch",
+        help="peers to run when importable (NumPy always runs: it is the reference)",
+    )
+    p.add_argument(
+        "--peer-threads",
+        default="1,2",
+        help="BLAS/intra-op thread counts to try for NumPy, sklearn, torch",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the shared shuffles")
+    p.add_argument(
+        "--loss-rtol",
+        type=float,
+        default=1e-3,
+        help="fixed-order check: max relative loss difference to the NumPy ref",
+    )
+    p.add_argument(
+        "--param-atol",
+        type=float,
+        default=1e-4,
+        help="fixed-order check: max absolute parameter difference to the NumPy ref",
+    )
+    p.add_argument(
+        "--trained-rtol",
+        type=float,
+        default=0.05,
+        help="after the timed epochs: max relative loss excess of ferroprop over the "
+        "NumPy ref (different shuffles)",
+    )
+    p.add_argument("--strict", action="store_true", help="exit 2 when a target is missed")
+    args = p.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 5
+    args.latency_calls = 500 if args.quick else 2000
+    args.latency_rounds = 2 if args.quick else 3
+    args.batch_predict_repeats = 3 if args.quick else 7
+    args.gemm_repeats = 3 if args.quick else 5
+    args.peer_threads = tuple(int(t) for t in args.peer_threads.split(",") if t)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    print(f"{TITLE}\n\nCommand: `{command}`  ", flush=True)
+    fp = import_ferroprop()
+    fp.set_num_threads(THREADS)
+
+    wanted = set(args.peers.split(","))
+    jax = optional_import("jax") if "jax" in wanted else None
+    mlp_cls = None
+    if "sklearn" in wanted:
+        nnmod = optional_import("sklearn.neural_network")
+        if nnmod is not None:
+            mlp_cls = nnmod.MLPClassifier
+            warnings.filterwarnings(
+                "ignore", category=importlib.import_module("sklearn.exceptions").ConvergenceWarning
+            )
+    torch = optional_import("torch") if "torch" in wanted else None
+    peers = Peers(fp, jax, mlp_cls, torch, args.peer_threads)
+    peers_used = ["numpy"] + [
+        n for n, m in (("jax", jax), ("sklearn", mlp_cls), ("torch", torch)) if m is not None
+    ]
+    warn: list[str] = []
+    if os.cpu_count() != THREADS:
+        warn.append(
+            f"{os.cpu_count()} CPUs visible; the configuration assumes {THREADS} "
+            "(JAX/XLA uses them all)"
+        )
+    if threadpool_limits is None:
+        warn.append("threadpoolctl is missing: BLAS thread counts are not controlled")
+
+    x_train, y_train, x_test, y_test = fp.datasets.load_fashion_mnist()
+    x_eval = x_train[:EVAL_ROWS].astype(np.float64)
+    y_eval = y_train[:EVAL_ROWS]
+    env = environment(fp, peers)
+    log(f"ferroprop {env['ferroprop']} ({env['git']}), peers {env['peers']}")
+
+    gemm_runs = measure_gemm(args.gemm_repeats)
+    log(f"GEMM {GEMM_N}^3: " + ", ".join(f"{g:.0f}" for g in gemm_runs) + " GFLOPS")
+
+    checks = run_checks(peers, x_train, y_train, x_eval, y_eval, args)
+
+    rows_full = 12_000 if args.quick else 60_000
+    configs = [
+        Config("b1", SMALL, 1, 1_000 if args.quick else 5_000),
+        Config("b16", SMALL, 16, rows_full),
+        Config("b64", SMALL, 64, rows_full),
+        Config("b256", SMALL, 256, rows_full),
+        Config("wide-b256", WIDE, 256, rows_full),
+        Config("wide-b1024", WIDE, 1024, rows_full),
+    ]
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    training = {}
+    for cfg in configs:
+        if only and cfg.key not in only:
+            continue
+        training[cfg.key] = time_training(
+            cfg, peers, x_train, y_train, x_eval, y_eval, args.repeats, args.seed
+        )
+    single = batch = None
+    if not only or "predict" in only:
+        single, batch = measure_predict(peers, x_test, y_test, args)
+
+    more_gemm = measure_gemm(max(2, args.gemm_repeats // 2))
+    log(f"GEMM {GEMM_N}^3 again: " + ", ".join(f"{g:.0f}" for g in more_gemm) + " GFLOPS")
+    gemm_all = gemm_runs + more_gemm
+    gemm = statistics.median(gemm_all)
+
+    failures = []
+    for chk in checks:
+        for r in chk["results"]:
+            if not r["ok"]:
+                msg = (
+                    f"fixed-order check {chk['title']}: {r['impl']} disagrees with the NumPy "
+                    f"reference (epoch loss rel Δ {r['epoch_loss_rel_diff']:.1e}, subset loss "
+                    f"rel Δ {r['eval_loss_rel_diff']:.1e}, max |Δparam| "
+                    f"{r['max_abs_param_diff']:.1e})"
+                )
+                (failures if r["peer"] == "ferroprop" else warn).append(msg)
+    for res in training.values():
+        ref = next(v["subset_loss"] for v in res["impls"].values() if v["peer"] == "numpy")
+        for name, v in res["impls"].items():
+            d = (v["subset_loss"] - ref) / ref
+            if v["peer"] == "ferroprop" and d > args.trained_rtol:
+                failures.append(
+                    f"{res['title']}: {name} trained to loss {v['subset_loss']:.4f}, "
+                    f"{100 * d:.1f}% above the NumPy reference's {ref:.4f}"
+                )
+            elif abs(d) > args.trained_rtol:
+                warn.append(
+                    f"{res['title']}: {name} trained to loss {v['subset_loss']:.4f}, "
+                    f"{100 * d:+.1f}% from the NumPy reference's {ref:.4f}"
+                )
+    for name, v in (single or {}).items():
+        if v["max_abs_diff_vs_numpy"] > 1e-4:
+            (failures if name.startswith("ferroprop") else warn).append(
+                f"predict 1 row: {name} differs from NumPy by {v['max_abs_diff_vs_numpy']:.1e}"
+            )
+    for name, v in (batch or {}).items():
+        if v["max_abs_diff_vs_numpy"] > 1e-4:
+            (failures if name.startswith("ferroprop") else warn).append(
+                f"predict 10k: {name} differs from NumPy by {v['max_abs_diff_vs_numpy']:.1e}"
+            )
+
+    targets = build_targets(training, gemm, single, batch)
+    res = {
+        "command": command,
+        "started": started,
+        "duration_s": time.perf_counter() - _T0,
+        "quick": args.quick,
+        "repeats": args.repeats,
+        "settle_s": SETTLE_S,
+        "environment": env,
+        "peers_used": peers_used,
+        "gemm": {"n": GEMM_N, "threads": THREADS, "gflops": gemm_all, "gflops_median": gemm},
+        "checks": checks,
+        "training": training,
+        "predict_1row": single,
+        "predict_10k": batch,
+        "targets": [
+            dataclasses.asdict(t) | {"passed": t.passed, "line": t.line()} for t in targets
+        ],
+        "failures": failures,
+        "warnings": warn,
+    }
+    text = report(res, args)
+    print(text)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(res, indent=1, default=float) + "\n")
+    log(f"wrote {args.json}")
+    if failures:
+        print(f"\nFAILED: {len(failures)} correctness problem(s) with ferroprop.", file=sys.stderr)
+        return 1
+    if args.strict and any(t.passed is False for t in targets):
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

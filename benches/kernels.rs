@@ -1,0 +1,162 @@
+//! Criterion benches of the hot loops, reported in GFLOPS (elements/s × 2 = FLOP/s for GEMMs).
+//!
+//! `cargo bench --no-default-features` (add `-- gemm` etc. to filter). `FERROPROP_SIMD` forces
+//! a path; `FERROPROP_NUM_THREADS` sizes the pool (default: all cores).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ferroprop::kernels::{self, MatRef};
+use ferroprop::train::{self, Dataset};
+use ferroprop::{network::Workspace, OptimizerState, Targets};
+use ferroprop::{threads, Activation, Init, Loss, Network, NetworkSpec, OptimizerConfig};
+
+fn filled(len: usize, seed: f32) -> Vec<f32> {
+    (0..len).map(|i| ((i as f32 + seed) * 0.37).sin()).collect()
+}
+
+/// (name, m, k, n, transpose-lhs, transpose-rhs): the products of 784-100-10 and 784-512-512-10.
+const SHAPES: [(&str, usize, usize, usize, bool, bool); 9] = [
+    ("fwd 64x784x100", 64, 784, 100, false, false),
+    ("dW 784x64x100", 784, 64, 100, true, false),
+    ("fwd 256x784x100", 256, 784, 100, false, false),
+    ("head 256x100x10", 256, 100, 10, false, false),
+    ("fwd 256x784x512", 256, 784, 512, false, false),
+    ("fwd 256x512x512", 256, 512, 512, false, false),
+    ("dW 512x256x512", 512, 256, 512, true, false),
+    ("dA 256x512x512", 256, 512, 512, false, true),
+    ("square 1024", 1024, 1024, 1024, false, false),
+];
+
+fn view(data: &[f32], rows: usize, cols: usize, transposed: bool) -> MatRef<'_, f32> {
+    if transposed {
+        MatRef::row_major(data, cols, rows).t()
+    } else {
+        MatRef::row_major(data, rows, cols)
+    }
+}
+
+fn bench_gemm(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gemm");
+    group.sample_size(20);
+    for &(name, m, k, n, ta, tb) in &SHAPES {
+        let a = filled(m * k, 1.0);
+        let b = filled(k * n, 2.0);
+        let mut out = vec![0f32; m * n];
+        group.throughput(Throughput::Elements(2 * (m * n * k) as u64));
+        group.bench_function(BenchmarkId::new("ferroprop", name), |bench| {
+            bench.iter(|| {
+                threads::run(|| kernels::gemm(&mut out, n, view(&a, m, k, ta), view(&b, k, n, tb)))
+                    .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("gemm-crate", name), |bench| {
+            let (a_rs, a_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
+            let (b_rs, b_cs) = if tb { (1, k as isize) } else { (n as isize, 1) };
+            let threads = threads::num_threads().unwrap();
+            bench.iter(|| unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    out.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    a.as_ptr(),
+                    a_cs,
+                    a_rs,
+                    b.as_ptr(),
+                    b_cs,
+                    b_rs,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    if threads > 1 {
+                        gemm::Parallelism::Rayon(threads)
+                    } else {
+                        gemm::Parallelism::None
+                    },
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+fn bench_elementwise(c: &mut Criterion) {
+    let mut group = c.benchmark_group("elementwise");
+    let (rows, cols) = (256, 512);
+    let bias = filled(cols, 3.0);
+    let mut z = filled(rows * cols, 4.0);
+    let mut a = vec![0f32; rows * cols];
+    group.throughput(Throughput::Elements((rows * cols) as u64));
+    for act in [Activation::Relu, Activation::Tanh, Activation::Gelu] {
+        group.bench_function(BenchmarkId::new("bias_activation", act.name()), |bench| {
+            bench.iter(|| kernels::bias_activation(&mut z, &mut a, &bias, act))
+        });
+    }
+    let labels: Vec<i64> = (0..rows as i64).map(|i| i % 10).collect();
+    let logits = filled(rows * 10, 5.0);
+    let mut work = logits.clone();
+    group.throughput(Throughput::Elements((rows * 10) as u64));
+    group.bench_function("softmax_cross_entropy 256x10", |bench| {
+        bench.iter(|| {
+            work.copy_from_slice(&logits);
+            kernels::softmax_cross_entropy(&mut work, 10, &labels, 1.0 / rows as f32)
+        })
+    });
+    group.finish();
+}
+
+/// One whole training step (forward, loss, backward, SGD update), GFLOPS = 6·weights·batch.
+fn bench_train_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("train_step");
+    group.sample_size(20);
+    for (widths, batch) in [
+        (vec![784, 100, 10], 1),
+        (vec![784, 100, 10], 16),
+        (vec![784, 100, 10], 64),
+        (vec![784, 100, 10], 256),
+        (vec![784, 512, 512, 10], 256),
+    ] {
+        let spec = NetworkSpec {
+            widths: widths.clone(),
+            activations: vec![Activation::Relu; widths.len() - 2],
+            loss: Loss::CrossEntropy,
+            init: Init::Glorot,
+            seed: 0,
+        };
+        let mut net = Network::<f32>::new(&spec).unwrap();
+        let x = filled(batch * widths[0], 6.0);
+        let y: Vec<i64> = (0..batch as i64).map(|i| i % 10).collect();
+        let config = OptimizerConfig::sgd(0.01, 0.0, false, 0.0).unwrap();
+        let mut state = OptimizerState::new();
+        let mut ws = Workspace::new(&net, batch);
+        let mut grads = net.zero_gradients();
+        let weights: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
+        group.throughput(Throughput::Elements((6 * weights * batch) as u64));
+        let name = format!("{widths:?} B={batch}");
+        let _ = Dataset {
+            x: &x,
+            rows: batch,
+            cols: widths[0],
+            targets: Targets::<f32>::Classes(&y),
+        };
+        group.bench_function(name, |bench| {
+            bench.iter(|| {
+                threads::run(|| {
+                    let t = Targets::Classes(&y[..]);
+                    train::step(
+                        &mut net, &config, &mut state, &x, batch, &t, &mut ws, &mut grads, None,
+                    )
+                })
+                .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_gemm, bench_elementwise, bench_train_step);
+criterion_main!(benches);
