@@ -287,12 +287,18 @@ class FerropropImpl(Impl):
     label = "ferroprop"
 
     def __init__(
-        self, fp: Any, data: EpochData, widths: Sequence[int], init: Params, threads: int
+        self,
+        fp: Any,
+        data: EpochData,
+        widths: Sequence[int],
+        init: Params,
+        threads: int,
+        dtype: str = "float32",
     ) -> None:
         super().__init__(data, widths, init)
         self.fp = fp
         self.threads = threads
-        self.net = fp.Network(list(widths), activation="relu", loss="cross_entropy", seed=0)
+        self.net = fp.Network(list(widths), activation="relu", loss="cross_entropy", dtype=dtype)
         self.reset()
 
     @contextlib.contextmanager
@@ -621,95 +627,183 @@ def max_param_diff(p: Params, q: Params) -> float:
     return max(float(np.max(np.abs(np.asarray(a, np.float64) - b))) for a, b in pairs)
 
 
+CHECK_PLAN = [  # widths, batch, full batches, rows in the partial last batch
+    (SMALL, 1, 300, 0),
+    (SMALL, 16, 150, 5),
+    (SMALL, 64, 200, 17),
+    (SMALL, 256, 40, 100),
+    (WIDE, 256, 20, 37),
+    (WIDE, 1024, 6, 300),
+]
+F64_TOL = 1e-8  # float64 runs: relative loss and absolute parameter tolerance
+
+
+def guarded_run(impl: Impl) -> str | None:
+    """impl.run(); an error message instead of an exception (a Rust panic included)."""
+    try:
+        impl.run()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as err:  # pyo3's PanicException derives from BaseException
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def compare_ordered(
+    title: str, impls: list[Impl], x_eval: np.ndarray, y_eval: np.ndarray, rtol: float, atol: float
+) -> dict[str, Any]:
+    """Run each implementation once over the same ordered batches; compare with NumPy's."""
+    runs = []
+    for impl in impls:
+        with impl.thread_context():
+            impl.prepare(0)
+            err = guarded_run(impl)
+        runs.append((impl, err, None if err else impl.params()))
+    ref_impl, ref_err, ref_params = next(r for r in runs if r[0].peer == "numpy")
+    if ref_err or ref_params is None:
+        raise RuntimeError(f"{title}: the NumPy reference failed: {ref_err}")
+    ref_eval = eval_loss(ref_params, x_eval, y_eval)[0]
+    results = []
+    for impl, err, params in runs:
+        row: dict[str, Any] = {"impl": impl.name, "peer": impl.peer, "error": err, "ok": False}
+        if params is not None:
+            ev = eval_loss(params, x_eval, y_eval)[0]
+            # sklearn's loss_ clips probabilities at eps, so its epoch loss is not comparable.
+            d_epoch = None if impl.peer == "sklearn" else rel(impl.last_loss, ref_impl.last_loss)
+            row |= {
+                "epoch_loss": impl.last_loss,
+                "eval_loss": ev,
+                "epoch_loss_rel_diff": d_epoch,
+                "eval_loss_rel_diff": rel(ev, ref_eval),
+                "max_abs_param_diff": max_param_diff(params, ref_params),
+            }
+            row["ok"] = bool(
+                (d_epoch is None or d_epoch <= rtol)
+                and row["eval_loss_rel_diff"] <= rtol
+                and row["max_abs_param_diff"] <= atol
+            )
+        results.append(row)
+    log(
+        f"check {title}: "
+        + ", ".join(f"{r['impl']} {r.get('eval_loss', math.nan):.6f}" for r in results)
+    )
+    return {"title": title, "loss_rtol": rtol, "param_atol": atol, "results": results}
+
+
 def run_checks(
     peers: Peers, x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, y_eval: np.ndarray, args: Any
 ) -> list[dict[str, Any]]:
-    """Fixed-order training: every implementation sees the same batches from the same weights."""
+    """Fixed-order training: every implementation sees the same batches from the same weights.
+
+    float32: every implementation, judged at --loss-rtol / --param-atol (ReLU units that sit at
+    zero can flip between implementations, so fp32 runs drift apart a little). float64:
+    ferroprop against the NumPy reference, where the drift is ~1e-15, judged at F64_TOL.
+    """
     scale = 0.5 if args.quick else 1.0
-    plan = [  # widths, batch, full batches, rows in the partial last batch
-        (SMALL, 1, 300, 0),
-        (SMALL, 16, 150, 5),
-        (SMALL, 64, 200, 17),
-        (SMALL, 256, 40, 100),
-        (WIDE, 256, 20, 37),
-        (WIDE, 1024, 6, 300),
-    ]
+    check_peers = dataclasses.replace(peers, peer_threads=(1,))
     out = []
-    for widths, bsz, n_batches, partial in plan:
+    for widths, bsz, n_batches, partial in CHECK_PLAN:
         n = max(2, int(n_batches * scale)) * bsz + partial
+        title = f"{'-'.join(map(str, widths))} B={bsz}, {n} rows"
         init = initial_params(peers.fp, widths)
         data = EpochData(x[:n], y[:n], bsz, seed=args.seed, ordered=True)
-        check_peers = dataclasses.replace(peers, peer_threads=(1,))
         impls = check_peers.build(data, widths, init, fp_threads=(THREADS, 1))
-        rows = []
-        for impl in impls:
-            with impl.thread_context():
-                impl.prepare(0)
-                impl.run()
-            rows.append((impl, impl.params()))
-        ref_impl, ref_params = next(r for r in rows if r[0].peer == "numpy")
-        ref_eval = eval_loss(ref_params, x_eval, y_eval)[0]
-        title = f"{'-'.join(map(str, widths))} B={bsz}, {n} rows"
-        results = []
-        for impl, params in rows:
-            ev = eval_loss(params, x_eval, y_eval)[0]
-            pdiff = max_param_diff(params, ref_params)
-            ok = (
-                rel(impl.last_loss, ref_impl.last_loss) <= args.loss_rtol
-                and rel(ev, ref_eval) <= args.loss_rtol
-                and pdiff <= args.param_atol
-            )
-            results.append(
-                {
-                    "impl": impl.name,
-                    "peer": impl.peer,
-                    "epoch_loss": impl.last_loss,
-                    "eval_loss": ev,
-                    "epoch_loss_rel_diff": rel(impl.last_loss, ref_impl.last_loss),
-                    "eval_loss_rel_diff": rel(ev, ref_eval),
-                    "max_abs_param_diff": pdiff,
-                    "ok": ok,
-                }
-            )
-        log(f"check {title}: " + ", ".join(f"{r['impl']} {r['eval_loss']:.6f}" for r in results))
         out.append(
-            {"title": title, "widths": list(widths), "batch": bsz, "rows": n, "results": results}
+            compare_ordered(
+                f"{title}, float32", impls, x_eval, y_eval, args.loss_rtol, args.param_atol
+            )
         )
+        init64 = ([w.astype(np.float64) for w in init[0]], [b.astype(np.float64) for b in init[1]])
+        data64 = EpochData(x[:n].astype(np.float64), y[:n], bsz, seed=args.seed, ordered=True)
+        impls = [
+            FerropropImpl(peers.fp, data64, widths, init64, t, dtype="float64")
+            for t in (THREADS, 1)
+        ]
+        impls.append(NumpyImpl(data64, widths, init64, 1))
+        out.append(compare_ordered(f"{title}, float64", impls, x_eval, y_eval, F64_TOL, F64_TOL))
     return out
+
+
+class GemmProbe:
+    """The large-GEMM rate: numpy float32 GEMM_N^3 with THREADS OpenBLAS threads, in GFLOPS."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(0)
+        self.a = rng.standard_normal((GEMM_N, GEMM_N), dtype=np.float32)
+        self.b = rng.standard_normal((GEMM_N, GEMM_N), dtype=np.float32)
+        self.c = np.empty_like(self.a)
+        self.runs: dict[str, list[float]] = {}
+        with blas_threads(THREADS):
+            np.matmul(self.a, self.b, out=self.c)  # warm-up: thread pool, page faults
+
+    def measure(self, when: str, reps: int = 1) -> list[float]:
+        out = []
+        with blas_threads(THREADS):
+            for _ in range(reps):
+                settle()
+                t0 = time.perf_counter()
+                np.matmul(self.a, self.b, out=self.c)
+                out.append(2 * GEMM_N**3 / (time.perf_counter() - t0) / 1e9)
+        self.runs.setdefault(when, []).extend(out)
+        return out
+
+    @property
+    def all_runs(self) -> list[float]:
+        return [g for runs in self.runs.values() for g in runs]
 
 
 def time_training(
     cfg: Config,
     peers: Peers,
-    x: np.ndarray,
-    y: np.ndarray,
-    x_eval: np.ndarray,
-    y_eval: np.ndarray,
+    data_xy: tuple[np.ndarray, np.ndarray],
+    eval_xy: tuple[np.ndarray, np.ndarray],
     repeats: int,
     seed: int,
+    gemm: GemmProbe | None = None,
 ) -> dict[str, Any]:
+    """Time `repeats` interleaved epochs of every implementation (and one GEMM per repetition
+    when `gemm` is given), then evaluate each one's trained parameters on `eval_xy`."""
     init = initial_params(peers.fp, cfg.widths)
-    data = EpochData(x[: cfg.rows], y[: cfg.rows], cfg.batch, seed=seed)
+    data = EpochData(data_xy[0][: cfg.rows], data_xy[1][: cfg.rows], cfg.batch, seed=seed)
     impls = peers.build(data, cfg.widths, init, fp_threads=(THREADS, 1))
+    errors: dict[str, str] = {}
     log(f"{cfg.title}: warming up {', '.join(i.name for i in impls)}")
     for impl in impls:
         with impl.thread_context():
-            impl.warmup()
+            try:
+                impl.warmup()
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as err:  # pyo3's PanicException derives from BaseException
+                errors[impl.name] = f"warm-up: {type(err).__name__}: {err}"
     times: dict[str, list[float]] = {i.name: [] for i in impls}
     samples: dict[str, int] = {}
     for rep in range(repeats):
         order = impls[rep % len(impls) :] + impls[: rep % len(impls)]
         for impl in order:
+            if impl.name in errors:
+                continue
             with impl.thread_context():
                 impl.prepare(rep)
                 settle()
                 t0 = time.perf_counter()
-                samples[impl.name] = impl.run()
+                try:
+                    samples[impl.name] = impl.run()
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as err:  # a DivergenceError, a Rust panic, ...
+                    errors[impl.name] = f"epoch {rep + 1}: {type(err).__name__}: {err}"
+                    log(f"{cfg.title}: {impl.name} failed: {errors[impl.name]}")
+                    continue
                 times[impl.name].append(time.perf_counter() - t0)
-        log(
-            f"{cfg.title} rep {rep + 1}/{repeats}: "
-            + ", ".join(f"{i.name} {samples[i.name] / times[i.name][-1]:,.0f}/s" for i in impls)
+        line = ", ".join(
+            f"{i.name} {samples[i.name] / times[i.name][-1]:,.0f}/s"
+            for i in impls
+            if i.name not in errors
         )
+        if gemm is not None:
+            line += f"; GEMM {gemm.measure('interleaved')[0]:.0f} GFLOPS"
+        log(f"{cfg.title} rep {rep + 1}/{repeats}: {line}")
     result: dict[str, Any] = {
         "title": cfg.title,
         "widths": list(cfg.widths),
@@ -720,46 +814,37 @@ def time_training(
         "impls": {},
     }
     for impl in impls:
-        n = samples[impl.name]
-        rates = [n / t for t in times[impl.name]]
-        loss, acc = eval_loss(impl.params(), x_eval, y_eval)
-        result["impls"][impl.name] = {
-            "peer": impl.peer,
-            "threads": impl.threads,
-            "samples_per_epoch": n,
-            "seconds": times[impl.name],
-            "samples_per_s": rates,
-            "median": statistics.median(rates),
-            "min": min(rates),
-            "max": max(rates),
-            "us_per_step": statistics.median(times[impl.name]) / math.ceil(n / cfg.batch) * 1e6,
-            "last_epoch_loss": impl.last_loss,
-            "subset_loss": loss,
-            "subset_accuracy": acc,
-        }
+        entry: dict[str, Any] = {"peer": impl.peer, "threads": impl.threads, "median": math.nan}
+        if impl.name in errors:
+            entry["error"] = errors[impl.name]
+        else:
+            n = samples[impl.name]
+            rates = [n / t for t in times[impl.name]]
+            loss, acc = eval_loss(impl.params(), *eval_xy)
+            entry |= {
+                "samples_per_epoch": n,
+                "seconds": times[impl.name],
+                "samples_per_s": rates,
+                "median": statistics.median(rates),
+                "min": min(rates),
+                "max": max(rates),
+                "us_per_step": statistics.median(times[impl.name]) / math.ceil(n / cfg.batch) * 1e6,
+                "last_epoch_loss": impl.last_loss,
+                "subset_loss": loss,
+                "subset_accuracy": acc,
+            }
+        result["impls"][impl.name] = entry
     return result
 
 
 def best_of(result: dict[str, Any], peer: str) -> tuple[str, dict[str, Any]] | None:
     """The peer's fastest thread setting in this configuration (by median)."""
-    cands = [(k, v) for k, v in result["impls"].items() if v["peer"] == peer]
+    cands = [
+        (k, v)
+        for k, v in result["impls"].items()
+        if v["peer"] == peer and math.isfinite(v["median"])
+    ]
     return max(cands, key=lambda kv: kv[1]["median"]) if cands else None
-
-
-def measure_gemm(reps: int) -> list[float]:
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((GEMM_N, GEMM_N), dtype=np.float32)
-    b = rng.standard_normal((GEMM_N, GEMM_N), dtype=np.float32)
-    c = np.empty_like(a)
-    out = []
-    with blas_threads(THREADS):
-        np.matmul(a, b, out=c)
-        for _ in range(reps):
-            settle()
-            t0 = time.perf_counter()
-            np.matmul(a, b, out=c)
-            out.append(2 * GEMM_N**3 / (time.perf_counter() - t0) / 1e9)
-    return out
 
 
 def time_calls(fn: Callable[[], Any], calls: int, warm: int) -> np.ndarray:
@@ -984,12 +1069,87 @@ def build_targets(
     return targets
 
 
+def judge(
+    checks: list[dict[str, Any]],
+    training: dict[str, dict[str, Any]],
+    single: dict[str, Any] | None,
+    batch: dict[str, Any] | None,
+    trained_rtol: float,
+) -> tuple[list[str], list[str]]:
+    """(failures, warnings). ferroprop's problems fail the run; a peer's are warnings."""
+    failures: list[str] = []
+    warn: list[str] = []
+
+    def complain(peer: str, msg: str) -> None:
+        (failures if peer == "ferroprop" else warn).append(msg)
+
+    for chk in checks:
+        for r in chk["results"]:
+            if r["error"]:
+                complain(r["peer"], f"fixed-order check {chk['title']}: {r['impl']}: {r['error']}")
+            elif not r["ok"]:
+                d_epoch = r["epoch_loss_rel_diff"]
+                complain(
+                    r["peer"],
+                    f"fixed-order check {chk['title']}: {r['impl']} disagrees with the NumPy "
+                    f"reference (epoch loss rel Δ {'n/a' if d_epoch is None else f'{d_epoch:.1e}'}"
+                    f", subset loss rel Δ {r['eval_loss_rel_diff']:.1e}, max |Δparam| "
+                    f"{r['max_abs_param_diff']:.1e}; tolerances {chk['loss_rtol']:g} / "
+                    f"{chk['param_atol']:g})",
+                )
+    # After the timed epochs the shuffles differ (ferroprop's and sklearn's are their own), so
+    # ferroprop is only required to land within the peers' range, widened by trained_rtol.
+    for res in training.values():
+        impls = res["impls"]
+        peer_losses = [
+            v["subset_loss"]
+            for v in impls.values()
+            if v["peer"] != "ferroprop" and "error" not in v and math.isfinite(v["subset_loss"])
+        ]
+        lo, hi = (min(peer_losses), max(peer_losses)) if peer_losses else (math.nan, math.nan)
+        res["peer_loss_range"] = [lo, hi]
+        for name, v in impls.items():
+            if "error" in v:
+                complain(v["peer"], f"{res['title']}: {name} failed: {v['error']}")
+                continue
+            loss = v["subset_loss"]
+            if not math.isfinite(loss):
+                complain(v["peer"], f"{res['title']}: {name} trained to a non-finite loss")
+            elif v["peer"] == "ferroprop" and peer_losses:
+                if not loss <= hi * (1 + trained_rtol):
+                    v["loss_check"] = "above peers"
+                    failures.append(
+                        f"{res['title']}: {name} trained to loss {loss:.4f}, above every peer "
+                        f"(range {lo:.4f}–{hi:.4f}) by more than {100 * trained_rtol:g}%"
+                    )
+                elif loss < lo * (1 - trained_rtol):
+                    v["loss_check"] = "below peers"
+                    warn.append(
+                        f"{res['title']}: {name} trained to loss {loss:.4f}, below every peer "
+                        f"(range {lo:.4f}–{hi:.4f}) by more than {100 * trained_rtol:g}%"
+                    )
+                else:
+                    v["loss_check"] = "ok"
+    for label, table in (("predict 1 row", single or {}), ("predict 10k rows", batch or {})):
+        for name, v in table.items():
+            if not v["max_abs_diff_vs_numpy"] <= 1e-4:
+                complain(
+                    name.split()[0],
+                    f"{label}: {name} differs from NumPy by {v['max_abs_diff_vs_numpy']:.1e}",
+                )
+    return failures, warn
+
+
+def _fmt_opt(v: float | None, spec: str) -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
 def report(res: dict[str, Any], args: Any) -> str:
     out: list[str] = []
     env = res["environment"]
     out.append(
         f"Started {res['started']}; wall time {res['duration_s']:.0f} s"
-        + (" (--quick: fewer repetitions, fewer rows)" if args.quick else "")
+        + (" (--quick: 3 repetitions, 1/5 of the rows)" if args.quick else "")
     )
     out.append("")
     out.append(
@@ -997,58 +1157,60 @@ def report(res: dict[str, Any], args: Any) -> str:
         f"(repo {env.get('git', '?')}), {env['ferroprop_threads']} threads"
     )
     out.append(f"- peers: {', '.join(f'{k} {v}' for k, v in env['peers'].items())}")
-    out.append(f"- CPU: {env['cpu']}, {env['cpus']} CPUs; Python {env['python']}")
+    out.append(
+        f"- CPU: {env['cpu']}, {env['cpus']} CPUs; Python {env['python']}; load average "
+        f"{env['loadavg'][0]:.2f} at the start, {res['loadavg_end'][0]:.2f} at the end"
+    )
     out.append(f"- BLAS: {env['blas']}")
     out.append(
-        "- Medians of "
-        f"{res['repeats']} interleaved epochs per implementation (order rotated per repetition, "
-        f"{SETTLE_S} s sleep before each). `(1t)`/`(2t)` = the peer's BLAS/intra-op thread "
-        "count; ratios use each peer's faster setting. JAX drops the last partial batch (the "
-        "others train it); throughput is per sample processed."
+        f"- Medians of {res['repeats']} interleaved epochs per implementation (order rotated per "
+        f"repetition, {SETTLE_S} s sleep before each). `(1t)`/`(2t)`: the peer's BLAS/intra-op "
+        "thread count; ratios use each peer's faster setting. JAX drops the last partial batch "
+        "(the others train it); throughput is per sample processed."
     )
     gemm = res["gemm"]
+    runs = "; ".join(
+        f"{when}: " + ", ".join(f"{g:.0f}" for g in vals) for when, vals in gemm["runs"].items()
+    )
     out.append(
         f"\n**Large GEMM** (numpy float32 {GEMM_N}³, {THREADS} OpenBLAS threads): "
-        f"**{gemm['gflops_median']:.0f} GFLOPS** (median of {len(gemm['gflops'])}: "
-        + ", ".join(f"{g:.0f}" for g in gemm["gflops"])
-        + ")"
+        f"**{gemm['gflops_median']:.0f} GFLOPS**, median of {len(gemm['gflops'])} ({runs})"
     )
 
-    # Fixed-order checks.
     out.append("\n## Correctness: fixed batch order, same initial weights\n")
     rows = []
     for chk in res["checks"]:
         for r in chk["results"]:
+            if r["error"]:
+                rows.append([chk["title"], r["impl"], "", "", "", "", f"**ERROR** {r['error']}"])
+                continue
+            d_epoch = r["epoch_loss_rel_diff"]
             rows.append(
                 [
                     chk["title"],
                     r["impl"],
                     f"{r['epoch_loss']:.6f}",
                     f"{r['eval_loss']:.6f}",
-                    f"{max(r['epoch_loss_rel_diff'], r['eval_loss_rel_diff']):.1e}",
+                    f"{_fmt_opt(d_epoch, '.1e')} / {r['eval_loss_rel_diff']:.1e}",
                     f"{r['max_abs_param_diff']:.1e}",
                     "ok" if r["ok"] else "**MISMATCH**",
                 ]
             )
     out.append(
         md_table(
-            [
-                "run",
-                "implementation",
-                "epoch mean loss",
-                f"loss on {EVAL_ROWS} rows",
-                "max rel Δ vs NumPy",
-                "max |Δparam|",
-                "status",
-            ],
+            ["run", "implementation", "epoch mean loss", f"loss on {EVAL_ROWS:,} rows",
+             "rel Δ vs NumPy (epoch / subset)", "max abs Δparam", "status"],
             rows,
         )
-    )
+    )  # fmt: skip
     out.append(
-        f"\nTolerances: loss rel ≤ {args.loss_rtol:g}, parameters abs ≤ {args.param_atol:g}."
+        f"\nTolerances: float32 loss rel ≤ {args.loss_rtol:g}, parameters abs ≤ "
+        f"{args.param_atol:g}; float64 both ≤ {F64_TOL:g}. sklearn's epoch loss (its `loss_`, "
+        "computed from probabilities clipped at eps) is shown but not compared."
     )
 
     training = res["training"]
+    fp2 = f"ferroprop ({THREADS}t)"
     if training:
         out.append("\n## Training throughput, samples/s (median)\n")
         peers = [p for p in ("numpy", "jax", "sklearn", "torch") if p in res["peers_used"]]
@@ -1061,7 +1223,7 @@ def report(res: dict[str, Any], args: Any) -> str:
             row = [
                 r["title"],
                 f"{r['rows_per_epoch']:,}",
-                fmt_rate(imp[f"ferroprop ({THREADS}t)"]["median"]),
+                fmt_rate(imp[fp2]["median"]),
                 fmt_rate(imp["ferroprop (1t)"]["median"]),
             ]
             for p in peers:
@@ -1075,22 +1237,17 @@ def report(res: dict[str, Any], args: Any) -> str:
         wide = [r for r in training.values() if len(r["widths"]) > 3]
         if wide:
             out.append(
-                f"\n### 784-512-512-10: achieved GFLOPS (6 × n_weights × samples/s) and % "
-                f"of the {gemm['gflops_median']:.0f} GFLOPS large GEMM\n"
+                "\n### 784-512-512-10: achieved GFLOPS (6 × n_weights × samples/s) and % of "
+                f"the {gemm['gflops_median']:.0f} GFLOPS large GEMM\n"
             )
             rows = []
             for r in wide:
                 for name, v in r["impls"].items():
                     gf = 6 * r["n_weights"] * v["median"] / 1e9
                     rows.append(
-                        [
-                            r["title"],
-                            name,
-                            fmt_rate(v["median"]),
-                            f"{gf:.0f}",
-                            f"{100 * gf / gemm['gflops_median']:.0f}%",
-                        ]
-                    )
+                        [r["title"], name, fmt_rate(v["median"]), f"{gf:.0f}",
+                         f"{100 * gf / gemm['gflops_median']:.0f}%"]
+                    )  # fmt: skip
             out.append(
                 md_table(["config", "implementation", "samples/s", "GFLOPS", "% of GEMM"], rows)
             )
@@ -1098,24 +1255,37 @@ def report(res: dict[str, Any], args: Any) -> str:
         out.append("\n### ferroprop threads: 2 vs 1 (`fp.set_num_threads`)\n")
         rows = []
         for r in training.values():
-            two = r["impls"][f"ferroprop ({THREADS}t)"]["median"]
+            two = r["impls"][fp2]["median"]
             one = r["impls"]["ferroprop (1t)"]["median"]
             rows.append([r["title"], fmt_rate(two), fmt_rate(one), fmt_ratio(two / one)])
         out.append(md_table(["config", "2 threads", "1 thread", "2t / 1t"], rows))
 
-        out.append("\n### Every implementation: spread and loss after the timed epochs\n")
+        out.append("\n### Every implementation: spread, and loss after the timed epochs\n")
         out.append(
-            f"Loss and accuracy on the first {EVAL_ROWS:,} training rows after "
-            f"{res['repeats']} timed epochs from the same weights (float64 evaluation); "
-            "Δ is relative to NumPy ref (1t), which saw the same shuffles as JAX and "
-            "torch.\n"
+            f"Loss and accuracy on the first {EVAL_ROWS:,} training rows after {res['repeats']} "
+            "timed epochs from the same weights (float64 evaluation). NumPy, JAX and torch saw "
+            "the same shuffles, ferroprop and sklearn their own, so only similar losses are "
+            "expected; ferroprop must not be worse than every peer by more than "
+            f"{100 * args.trained_rtol:g}% (Δ is relative to the first NumPy ref row).\n"
         )
         rows = []
         for r in training.values():
-            ref = next(v["subset_loss"] for v in r["impls"].values() if v["peer"] == "numpy")
+            ref = next(
+                (
+                    v["subset_loss"]
+                    for v in r["impls"].values()
+                    if v["peer"] == "numpy" and "subset_loss" in v
+                ),
+                math.nan,
+            )
             for name, v in r["impls"].items():
+                if "error" in v:
+                    rows.append([r["title"], name, "", "", "", "", "", "", f"**{v['error']}**"])
+                    continue
                 d = (v["subset_loss"] - ref) / ref
-                flag = "" if abs(d) <= args.trained_rtol else " **!**"
+                flag = {"above peers": " **above peers**", "below peers": " (below peers)"}.get(
+                    v.get("loss_check", ""), ""
+                )
                 rows.append(
                     [
                         r["title"],
@@ -1131,26 +1301,17 @@ def report(res: dict[str, Any], args: Any) -> str:
                 )
         out.append(
             md_table(
-                [
-                    "config",
-                    "implementation",
-                    "samples/epoch",
-                    "samples/s",
-                    "min–max",
-                    "µs/step",
-                    "loss",
-                    "accuracy",
-                    "Δloss",
-                ],
+                ["config", "implementation", "samples/epoch", "samples/s", "min–max", "µs/step",
+                 "loss", "accuracy", "Δloss"],
                 rows,
             )
-        )
+        )  # fmt: skip
 
     if res.get("predict_1row"):
         out.append("\n## predict, 784-100-10\n")
         out.append(
-            f"One row (1×784 float32, numpy in → numpy out), {args.latency_calls} calls "
-            f"timed one by one, median of {args.latency_rounds} rounds:\n"
+            f"One row (1×784 float32, numpy in → numpy out), {args.latency_calls} calls timed "
+            f"one by one, median of {args.latency_rounds} rounds' medians:\n"
         )
         rows = [
             [k, f"{v['median_us']:.1f}", f"{v['p90_us']:.1f}", f"{v['max_abs_diff_vs_numpy']:.1e}"]
@@ -1161,31 +1322,21 @@ def report(res: dict[str, Any], args: Any) -> str:
         b = res["predict_10k"]
         fp_ms = b["ferroprop forward"]["median_ms"]
         rows = [
-            [
-                k,
-                f"{v['median_ms']:.2f}",
-                fmt_rate(v["rows"] / v["median_ms"] * 1e3),
-                fmt_ratio(v["median_ms"] / fp_ms),
-                f"{v['max_abs_diff_vs_numpy']:.1e}",
-            ]
+            [k, f"{v['median_ms']:.2f}", fmt_rate(v["rows"] / v["median_ms"] * 1e3),
+             fmt_ratio(v["median_ms"] / fp_ms), f"{v['max_abs_diff_vs_numpy']:.1e}"]
             for k, v in b.items()
-        ]
+        ]  # fmt: skip
         out.append(
-            md_table(
-                ["implementation", "ms", "rows/s", "ferroprop speed-up", "max |Δ| vs NumPy"], rows
-            )
-        )
+            md_table(["implementation", "ms", "rows/s", "its time / ferroprop's",
+                      "max |Δ| vs NumPy"], rows)
+        )  # fmt: skip
 
     out.append("\n## Targets\n")
     out += [t["line"] for t in res["targets"]]
-    n_pass = sum(t["passed"] is True for t in res["targets"])
-    n_miss = sum(t["passed"] is False for t in res["targets"])
-    out.append(
-        f"\n{n_pass} PASS, {n_miss} MISS, "
-        f"{sum(t['passed'] is None for t in res['targets'])} not measured."
-    )
+    counts = [sum(t["passed"] is v for t in res["targets"]) for v in (True, False, None)]
+    out.append(f"\n{counts[0]} PASS, {counts[1]} MISS, {counts[2]} not measured.")
     if res["failures"]:
-        out.append("\n## FAILURES\n")
+        out.append("\n## FAILURES (ferroprop)\n")
         out += [f"- **{f}**" for f in res["failures"]]
     if res["warnings"]:
         out.append("\n## Warnings\n")
@@ -1252,7 +1403,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="timed epochs per implementation and config (default 5; 3 with --quick)",
     )
     p.add_argument("--quick", action="store_true", help="smoke test: 3 repeats, 1/5 of the rows")
-    p.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "results.json")
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=Path(__file__).resolve().parent / "results.json",
+        help="where to write the raw results (default: benches/results.json)",
+    )
     p.add_argument(
         "--only",
         default="",
@@ -1274,20 +1430,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--loss-rtol",
         type=float,
         default=1e-3,
-        help="fixed-order check: max relative loss difference to the NumPy ref",
+        help="fixed-order float32 check: max relative loss difference to the NumPy ref",
     )
     p.add_argument(
         "--param-atol",
         type=float,
-        default=1e-4,
-        help="fixed-order check: max absolute parameter difference to the NumPy ref",
+        default=1e-3,
+        help="fixed-order float32 check: max absolute parameter difference to the NumPy ref",
     )
     p.add_argument(
         "--trained-rtol",
         type=float,
-        default=0.05,
-        help="after the timed epochs: max relative loss excess of ferroprop over the "
-        "NumPy ref (different shuffles)",
+        default=0.10,
+        help="after the timed epochs (different shuffles): how far ferroprop's loss may lie "
+        "above the worst peer's, relative",
     )
     p.add_argument("--strict", action="store_true", help="exit 2 when a target is missed")
     args = p.parse_args(argv)
@@ -1296,7 +1452,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.latency_calls = 500 if args.quick else 2000
     args.latency_rounds = 2 if args.quick else 3
     args.batch_predict_repeats = 3 if args.quick else 7
-    args.gemm_repeats = 3 if args.quick else 5
+    args.gemm_repeats = 2 if args.quick else 3  # at the start and again at the end
     args.peer_threads = tuple(int(t) for t in args.peer_threads.split(",") if t)
     return args
 
@@ -1339,8 +1495,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = environment(fp, peers)
     log(f"ferroprop {env['ferroprop']} ({env['git']}), peers {env['peers']}")
 
-    gemm_runs = measure_gemm(args.gemm_repeats)
-    log(f"GEMM {GEMM_N}^3: " + ", ".join(f"{g:.0f}" for g in gemm_runs) + " GFLOPS")
+    log("measuring the large GEMM")
+    probe = GemmProbe()
+    probe.measure("start", args.gemm_repeats)
+    log(f"GEMM {GEMM_N}^3: " + ", ".join(f"{g:.0f}" for g in probe.runs["start"]) + " GFLOPS")
 
     checks = run_checks(peers, x_train, y_train, x_eval, y_eval, args)
 
@@ -1359,52 +1517,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         if only and cfg.key not in only:
             continue
         training[cfg.key] = time_training(
-            cfg, peers, x_train, y_train, x_eval, y_eval, args.repeats, args.seed
+            cfg,
+            peers,
+            (x_train, y_train),
+            (x_eval, y_eval),
+            args.repeats,
+            args.seed,
+            gemm=probe if len(cfg.widths) > 3 else None,  # same noise as the wide model's epochs
         )
     single = batch = None
     if not only or "predict" in only:
         single, batch = measure_predict(peers, x_test, y_test, args)
 
-    more_gemm = measure_gemm(max(2, args.gemm_repeats // 2))
-    log(f"GEMM {GEMM_N}^3 again: " + ", ".join(f"{g:.0f}" for g in more_gemm) + " GFLOPS")
-    gemm_all = gemm_runs + more_gemm
-    gemm = statistics.median(gemm_all)
-
-    failures = []
-    for chk in checks:
-        for r in chk["results"]:
-            if not r["ok"]:
-                msg = (
-                    f"fixed-order check {chk['title']}: {r['impl']} disagrees with the NumPy "
-                    f"reference (epoch loss rel Δ {r['epoch_loss_rel_diff']:.1e}, subset loss "
-                    f"rel Δ {r['eval_loss_rel_diff']:.1e}, max |Δparam| "
-                    f"{r['max_abs_param_diff']:.1e})"
-                )
-                (failures if r["peer"] == "ferroprop" else warn).append(msg)
-    for res in training.values():
-        ref = next(v["subset_loss"] for v in res["impls"].values() if v["peer"] == "numpy")
-        for name, v in res["impls"].items():
-            d = (v["subset_loss"] - ref) / ref
-            if v["peer"] == "ferroprop" and d > args.trained_rtol:
-                failures.append(
-                    f"{res['title']}: {name} trained to loss {v['subset_loss']:.4f}, "
-                    f"{100 * d:.1f}% above the NumPy reference's {ref:.4f}"
-                )
-            elif abs(d) > args.trained_rtol:
-                warn.append(
-                    f"{res['title']}: {name} trained to loss {v['subset_loss']:.4f}, "
-                    f"{100 * d:+.1f}% from the NumPy reference's {ref:.4f}"
-                )
-    for name, v in (single or {}).items():
-        if v["max_abs_diff_vs_numpy"] > 1e-4:
-            (failures if name.startswith("ferroprop") else warn).append(
-                f"predict 1 row: {name} differs from NumPy by {v['max_abs_diff_vs_numpy']:.1e}"
-            )
-    for name, v in (batch or {}).items():
-        if v["max_abs_diff_vs_numpy"] > 1e-4:
-            (failures if name.startswith("ferroprop") else warn).append(
-                f"predict 10k: {name} differs from NumPy by {v['max_abs_diff_vs_numpy']:.1e}"
-            )
+    probe.measure("end", args.gemm_repeats)
+    log(f"GEMM {GEMM_N}^3 at the end: " + ", ".join(f"{g:.0f}" for g in probe.runs["end"]))
+    gemm = statistics.median(probe.all_runs)
+    if max(probe.all_runs) > 1.3 * min(probe.all_runs):
+        warn.append(
+            f"the large GEMM ranged {min(probe.all_runs):.0f}–{max(probe.all_runs):.0f} GFLOPS in "
+            "this run: something else was using the cores (or the host was contended), so every "
+            "number here is noisier than usual; compare ratios only, or re-run on a quiet machine"
+        )
+    failures, more_warnings = judge(checks, training, single, batch, args.trained_rtol)
+    warn += more_warnings
 
     targets = build_targets(training, gemm, single, batch)
     res = {
@@ -1416,7 +1551,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settle_s": SETTLE_S,
         "environment": env,
         "peers_used": peers_used,
-        "gemm": {"n": GEMM_N, "threads": THREADS, "gflops": gemm_all, "gflops_median": gemm},
+        "gemm": {
+            "n": GEMM_N,
+            "threads": THREADS,
+            "gflops": probe.all_runs,
+            "gflops_median": gemm,
+            "runs": probe.runs,
+        },
         "checks": checks,
         "training": training,
         "predict_1row": single,
@@ -1426,6 +1567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
         "failures": failures,
         "warnings": warn,
+        "loadavg_end": os.getloadavg(),
     }
     text = report(res, args)
     print(text)

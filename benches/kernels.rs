@@ -5,9 +5,10 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ferroprop::kernels::{self, MatRef};
-use ferroprop::train::{self, Dataset};
-use ferroprop::{network::Workspace, OptimizerState, Targets};
+use ferroprop::rng::Rng;
+use ferroprop::train::{self, Dataset, FitConfig, NoHooks};
 use ferroprop::{threads, Activation, Init, Loss, Network, NetworkSpec, OptimizerConfig};
+use ferroprop::{OptimizerState, Targets};
 
 fn filled(len: usize, seed: f32) -> Vec<f32> {
     (0..len).map(|i| ((i as f32 + seed) * 0.37).sin()).collect()
@@ -43,10 +44,7 @@ fn bench_gemm(c: &mut Criterion) {
         let mut out = vec![0f32; m * n];
         group.throughput(Throughput::Elements(2 * (m * n * k) as u64));
         group.bench_function(BenchmarkId::new("ferroprop", name), |bench| {
-            bench.iter(|| {
-                threads::run(|| kernels::gemm(&mut out, n, view(&a, m, k, ta), view(&b, k, n, tb)))
-                    .unwrap()
-            })
+            bench.iter(|| kernels::gemm(&mut out, n, view(&a, m, k, ta), view(&b, k, n, tb)))
         });
         group.bench_function(BenchmarkId::new("gemm-crate", name), |bench| {
             let (a_rs, a_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
@@ -109,10 +107,12 @@ fn bench_elementwise(c: &mut Criterion) {
     group.finish();
 }
 
-/// One whole training step (forward, loss, backward, SGD update), GFLOPS = 6·weights·batch.
-fn bench_train_step(c: &mut Criterion) {
-    let mut group = c.benchmark_group("train_step");
-    group.sample_size(20);
+/// Training throughput: one epoch of `fit` (forward, loss, backward, SGD update per batch) over
+/// 4096 synthetic rows; GFLOPS = 6 · weights · rows / time.
+fn bench_fit_epoch(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fit_epoch");
+    group.sample_size(10);
+    let rows = 4096;
     for (widths, batch) in [
         (vec![784, 100, 10], 1),
         (vec![784, 100, 10], 16),
@@ -128,29 +128,39 @@ fn bench_train_step(c: &mut Criterion) {
             seed: 0,
         };
         let mut net = Network::<f32>::new(&spec).unwrap();
-        let x = filled(batch * widths[0], 6.0);
-        let y: Vec<i64> = (0..batch as i64).map(|i| i % 10).collect();
+        let x: Vec<f32> = filled(rows * widths[0], 6.0)
+            .iter()
+            .map(|v| v.abs())
+            .collect();
+        let y: Vec<i64> = (0..rows as i64).map(|i| i % 10).collect();
+        let data = Dataset {
+            x: &x,
+            rows,
+            cols: widths[0],
+            targets: Targets::Classes(&y),
+        };
         let config = OptimizerConfig::sgd(0.01, 0.0, false, 0.0).unwrap();
         let mut state = OptimizerState::new();
-        let mut ws = Workspace::new(&net, batch);
-        let mut grads = net.zero_gradients();
-        let weights: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
-        group.throughput(Throughput::Elements((6 * weights * batch) as u64));
-        let name = format!("{widths:?} B={batch}");
-        let _ = Dataset {
-            x: &x,
-            rows: batch,
-            cols: widths[0],
-            targets: Targets::<f32>::Classes(&y),
+        let settings = FitConfig {
+            epochs: 1,
+            batch_size: batch,
+            shuffle: true,
         };
-        group.bench_function(name, |bench| {
+        let weights: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
+        group.throughput(Throughput::Elements((6 * weights * rows) as u64));
+        group.bench_function(format!("{widths:?} B={batch}"), |bench| {
+            let mut rng = Rng::new(0, 1);
             bench.iter(|| {
-                threads::run(|| {
-                    let t = Targets::Classes(&y[..]);
-                    train::step(
-                        &mut net, &config, &mut state, &x, batch, &t, &mut ws, &mut grads, None,
-                    )
-                })
+                train::fit(
+                    &mut net,
+                    &config,
+                    &mut state,
+                    &data,
+                    None,
+                    settings,
+                    &mut rng,
+                    &mut NoHooks,
+                )
                 .unwrap()
             })
         });
@@ -158,5 +168,5 @@ fn bench_train_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_gemm, bench_elementwise, bench_train_step);
+criterion_group!(benches, bench_gemm, bench_elementwise, bench_fit_epoch);
 criterion_main!(benches);

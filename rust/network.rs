@@ -13,13 +13,21 @@
 use crate::activations::Activation;
 use crate::error::{Error, Result};
 use crate::init::Init;
-use crate::kernels;
+use std::ops::Range;
+
+use crate::kernels::{self, MatRef, Shared};
 use crate::losses::{Loss, Targets};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
+use crate::threads::{self, Team};
 
-/// Rows per block when evaluating large inputs, so memory stays bounded.
-const EVAL_BLOCK: usize = 1024;
+/// Rows per block when evaluating large inputs: memory stays bounded, and per-block sums make
+/// the loss independent of the number of threads.
+pub const EVAL_BLOCK: usize = 256;
+/// Rows are split between threads in multiples of this (the microkernel's height).
+pub const ROW_UNIT: usize = 8;
+/// Below this many multiply-adds a call runs on one thread.
+const PARALLEL_MIN_FMAS: usize = 1 << 22;
 
 /// A zeroed vector of `len` elements, or an error when it cannot be allocated (a network too
 /// large for memory must raise, not abort the interpreter).
@@ -34,6 +42,15 @@ fn zeroed<T: Scalar>(len: Option<usize>, widths: &[usize]) -> Result<Vec<T>> {
     v.try_reserve_exact(len).map_err(|_| too_big())?;
     v.resize(len, T::zero());
     Ok(v)
+}
+
+/// Samples and their targets, row-major.
+#[derive(Clone, Copy, Debug)]
+pub struct Dataset<'a, T> {
+    pub x: &'a [T],
+    pub rows: usize,
+    pub cols: usize,
+    pub targets: Targets<'a, T>,
 }
 
 /// What a network is made of.
@@ -60,6 +77,11 @@ pub struct Dense<T> {
     pub activation: Activation,
 }
 
+/// Each buffer as a [`Shared`] view.
+fn shared_all<T>(buffers: &mut [Vec<T>]) -> Vec<Shared<'_, T>> {
+    buffers.iter_mut().map(|b| Shared::new(b)).collect()
+}
+
 /// Gradients of the mean loss, shaped like the parameters.
 #[derive(Clone, Debug)]
 pub struct Gradients<T> {
@@ -72,12 +94,32 @@ impl<T: Scalar> Gradients<T> {
         self.weights
             .iter()
             .chain(&self.biases)
-            .flatten()
-            .all(|v| v.is_finite())
+            .all(|g| kernels::all_finite(g))
+    }
+
+    /// The buffers shared by a team.
+    pub fn view(&mut self) -> GradientsView<'_, T> {
+        GradientsView {
+            weights: shared_all(&mut self.weights),
+            biases: shared_all(&mut self.biases),
+        }
     }
 }
 
-/// Activations kept from the forward pass for the backward pass, sized for `rows` samples.
+/// Gradient buffers written by a team, each member its own rows.
+pub struct GradientsView<'a, T> {
+    pub weights: Vec<Shared<'a, T>>,
+    pub biases: Vec<Shared<'a, T>>,
+}
+
+/// The parameters as seen by a team: read by every member in the forward and delta passes,
+/// updated row by row by their owners after a barrier.
+pub struct ParamsView<'a, T> {
+    pub weights: Vec<Shared<'a, T>>,
+    pub biases: Vec<Shared<'a, T>>,
+}
+
+/// Per-layer buffers for a batch of up to `rows` samples, reused by every step.
 #[derive(Clone, Debug)]
 pub struct Workspace<T> {
     rows: usize,
@@ -85,35 +127,49 @@ pub struct Workspace<T> {
     z: Vec<Vec<T>>,
     /// Activations per hidden layer (rows × fan_out).
     a: Vec<Vec<T>>,
-    /// Ping-pong buffers for `dZ` and `dA` (rows × widest layer).
-    dz: Vec<T>,
-    da: Vec<T>,
+    /// `dL/dZ` per layer (rows × fan_out).
+    dz: Vec<Vec<T>>,
 }
 
 impl<T: Scalar> Workspace<T> {
     /// Buffers for batches of up to `rows` samples of `net`.
     pub fn new(net: &Network<T>, rows: usize) -> Self {
+        let per_layer = |layers: &[Dense<T>]| -> Vec<Vec<T>> {
+            layers
+                .iter()
+                .map(|l| vec![T::zero(); rows * l.fan_out])
+                .collect()
+        };
         let hidden = net.layers.len() - 1;
-        let widest = net.widths().into_iter().max().unwrap_or(1);
         Workspace {
             rows,
-            z: net
-                .layers
-                .iter()
-                .map(|l| vec![T::zero(); rows * l.fan_out])
-                .collect(),
-            a: net.layers[..hidden]
-                .iter()
-                .map(|l| vec![T::zero(); rows * l.fan_out])
-                .collect(),
-            dz: vec![T::zero(); rows * widest],
-            da: vec![T::zero(); rows * widest],
+            z: per_layer(&net.layers),
+            a: per_layer(&net.layers[..hidden]),
+            dz: per_layer(&net.layers),
         }
     }
 
     pub fn rows(&self) -> usize {
         self.rows
     }
+
+    /// The buffers shared by a team.
+    pub fn view(&mut self) -> WorkspaceView<'_, T> {
+        WorkspaceView {
+            rows: self.rows,
+            z: shared_all(&mut self.z),
+            a: shared_all(&mut self.a),
+            dz: shared_all(&mut self.dz),
+        }
+    }
+}
+
+/// A workspace written by a team, each member its own rows (see [`Shared`]).
+pub struct WorkspaceView<'a, T> {
+    rows: usize,
+    z: Vec<Shared<'a, T>>,
+    a: Vec<Shared<'a, T>>,
+    dz: Vec<Shared<'a, T>>,
 }
 
 /// A multilayer perceptron in float type `T`.
@@ -242,6 +298,50 @@ impl<T: Scalar> Network<T> {
         Ok(())
     }
 
+    /// The parameters for a team that will update them.
+    pub fn params_mut(&mut self) -> ParamsView<'_, T> {
+        let (weights, biases) = self
+            .layers
+            .iter_mut()
+            .map(|l| (Shared::new(&mut l.weight[..]), Shared::new(&mut l.bias[..])))
+            .unzip();
+        ParamsView { weights, biases }
+    }
+
+    /// The architecture without the parameters (empty weight and bias buffers): what a team
+    /// reads while it updates the parameters through [`Self::params_mut`].
+    pub(crate) fn shape_only(&self) -> Network<T> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| Dense {
+                weight: Vec::new(),
+                bias: Vec::new(),
+                ..*l
+            })
+            .collect();
+        Network {
+            layers,
+            loss: self.loss,
+        }
+    }
+
+    /// The parameters for a team that only reads them.
+    pub fn params(&self) -> ParamsView<'_, T> {
+        ParamsView {
+            weights: self
+                .layers
+                .iter()
+                .map(|l| Shared::read_only(&l.weight))
+                .collect(),
+            biases: self
+                .layers
+                .iter()
+                .map(|l| Shared::read_only(&l.bias))
+                .collect(),
+        }
+    }
+
     /// Each parameter tensor with its gradient, in the order W0, b0, W1, b1, ….
     pub fn parameters_with<'a>(
         &'a mut self,
@@ -312,40 +412,95 @@ impl<T: Scalar> Network<T> {
 
     /// Output activations for `x` (rows × n_in) into `out` (rows × n_out): probabilities for
     /// the cross-entropies, raw values for MSE. Inputs must have passed [`Self::check_inputs`].
-    pub fn forward(&self, x: &[T], rows: usize, out: &mut [T]) {
+    /// Large inputs are split across the thread pool in blocks of rows.
+    pub fn forward(&self, x: &[T], rows: usize, out: &mut [T]) -> Result<()> {
         let (n_in, n_out) = (self.n_inputs(), self.n_outputs());
-        let mut ws = Workspace::new(self, rows.min(EVAL_BLOCK));
-        for start in (0..rows).step_by(EVAL_BLOCK) {
-            let end = (start + EVAL_BLOCK).min(rows);
-            let logits = self.forward_into(&x[start * n_in..end * n_in], end - start, &mut ws);
-            let dst = &mut out[start * n_out..end * n_out];
-            dst.copy_from_slice(logits);
-            self.loss.output(dst, n_out);
+        let out = Shared::new(out);
+        let params = self.params();
+        threads::team(self.members_for(rows), |team| {
+            let mut ws = Workspace::new(self, rows.min(EVAL_BLOCK));
+            let ws = ws.view();
+            for block in team.share(rows.div_ceil(EVAL_BLOCK), 1) {
+                let (start, end) = (block * EVAL_BLOCK, ((block + 1) * EVAL_BLOCK).min(rows));
+                let n = end - start;
+                let xb = MatRef::row_major(&x[start * n_in..end * n_in], n, n_in);
+                // SAFETY: this member alone owns the workspace and these output rows.
+                unsafe {
+                    self.forward_rows(&params, xb, 0..n, &ws);
+                    let dst = out.part(start * n_out..end * n_out);
+                    dst.copy_from_slice(&ws.z[self.layers.len() - 1].read()[..n * n_out]);
+                    self.loss.output(dst, n_out);
+                }
+            }
+        })
+    }
+
+    /// Mean loss and, except for MSE, the accuracy of `x` against `targets`.
+    /// Inputs must have passed [`Self::check_data`]. Summed per fixed block of rows, so the
+    /// result does not depend on the number of threads.
+    pub fn evaluate(
+        &self,
+        x: &[T],
+        rows: usize,
+        targets: &Targets<'_, T>,
+    ) -> Result<(f64, Option<f64>)> {
+        let data = Dataset {
+            x,
+            rows,
+            cols: self.n_inputs(),
+            targets: *targets,
+        };
+        let mut sums = vec![(0.0, Some(0)); rows.div_ceil(EVAL_BLOCK)];
+        let shared = Shared::new(&mut sums);
+        let params = self.params();
+        threads::team(self.members_for(rows), |team| {
+            let mut ws = Workspace::new(self, rows.min(EVAL_BLOCK));
+            // SAFETY: every member evaluates the same data; nothing writes the parameters.
+            unsafe { self.evaluate_in(team, &params, &data, &mut ws, shared) }
+        })?;
+        Ok(self.combine(&sums, rows))
+    }
+
+    /// This member's share of the blocks of `data`: summed loss and correct predictions per
+    /// block into `sums` (one slot per block of [`EVAL_BLOCK`] rows).
+    ///
+    /// # Safety
+    /// Every member of `team` must call this with the same `data` and `sums`, and nothing may
+    /// write the parameters meanwhile.
+    pub(crate) unsafe fn evaluate_in(
+        &self,
+        team: &Team<'_>,
+        params: &ParamsView<'_, T>,
+        data: &Dataset<'_, T>,
+        ws: &mut Workspace<T>,
+        sums: Shared<'_, (f64, Option<usize>)>,
+    ) {
+        let (n_in, n_out) = (self.n_inputs(), self.n_outputs());
+        let mine = team.share(data.rows.div_ceil(EVAL_BLOCK), 1);
+        for (block, slot) in mine.clone().zip(sums.part(mine)) {
+            let (start, end) = (
+                block * EVAL_BLOCK,
+                ((block + 1) * EVAL_BLOCK).min(data.rows),
+            );
+            let n = end - start;
+            let xb = MatRef::row_major(&data.x[start * n_in..end * n_in], n, n_in);
+            self.forward_rows(params, xb, 0..n, &ws.view());
+            let targets = data.targets.slice(start, end, n_out);
+            let logits = &mut ws.z[self.layers.len() - 1][..n * n_out];
+            let correct = self.loss.correct(logits, n_out, &targets);
+            *slot = (self.loss.sum_and_grad(logits, n_out, &targets, 1), correct);
         }
     }
 
-    /// Mean loss and, except for MSE, the accuracy of `x` against `targets`, in blocks.
-    /// Inputs must have passed [`Self::check_data`].
-    pub fn evaluate(&self, x: &[T], rows: usize, targets: &Targets<'_, T>) -> (f64, Option<f64>) {
-        let (n_in, n_out) = (self.n_inputs(), self.n_outputs());
-        let mut ws = Workspace::new(self, rows.min(EVAL_BLOCK));
-        let (mut sum, mut correct) = (0.0, Some(0usize));
-        for start in (0..rows).step_by(EVAL_BLOCK) {
-            let end = (start + EVAL_BLOCK).min(rows);
-            self.forward_into(&x[start * n_in..end * n_in], end - start, &mut ws);
-            let block = targets.slice(start, end, n_out);
-            let last = self.layers.len() - 1;
-            let logits = &mut ws.z[last][..(end - start) * n_out];
-            correct = correct
-                .zip(self.loss.correct(logits, n_out, &block))
-                .map(|(a, b)| a + b);
-            sum += self.loss.sum_and_grad(logits, n_out, &block, 1);
-        }
-        let mean = sum / self.loss.count(rows, n_out) as f64;
+    /// Mean loss and accuracy from per-block sums, added in block order.
+    pub(crate) fn combine(&self, sums: &[(f64, Option<usize>)], rows: usize) -> (f64, Option<f64>) {
+        let total: f64 = sums.iter().map(|s| s.0).sum();
+        let correct = sums.iter().try_fold(0, |acc, s| s.1.map(|c| acc + c));
+        let mean = total / self.loss.count(rows, self.n_outputs()) as f64;
         (mean, correct.map(|c| c as f64 / rows as f64))
     }
 
-    /// Mean loss over one batch and its gradients into `grads`. `ws` must hold `rows` rows.
+    /// Mean loss over one batch and its gradients into `grads`, on the calling thread.
     /// Inputs must have passed [`Self::check_data`].
     pub fn loss_and_gradients(
         &self,
@@ -355,71 +510,192 @@ impl<T: Scalar> Network<T> {
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
     ) -> f64 {
-        let n_out = self.n_outputs();
-        let last = self.layers.len() - 1;
-        self.forward_into(x, rows, ws);
-
-        // dZ of the output layer, fused with the loss.
-        let dz = &mut ws.dz[..rows * n_out];
-        dz.copy_from_slice(&ws.z[last][..rows * n_out]);
-        let total = self.loss.count(rows, n_out);
-        let loss = self.loss.sum_and_grad(dz, n_out, targets, total) / total as f64;
-
-        for l in (0..=last).rev() {
-            let layer = &self.layers[l];
-            let input = if l == 0 {
-                x
-            } else {
-                &ws.a[l - 1][..rows * layer.fan_in]
-            };
-            let dz = &ws.dz[..rows * layer.fan_out];
-            kernels::matmul_at_b(
-                &mut grads.weights[l],
-                input,
-                dz,
+        let mut blocks = vec![0.0; rows.div_ceil(ROW_UNIT)];
+        let x = MatRef::row_major(x, rows, self.n_inputs());
+        let (ws, grads, blocks) = (ws.view(), grads.view(), Shared::new(&mut blocks));
+        // SAFETY: a team of one owns every buffer.
+        unsafe {
+            self.batch_gradients(
+                &Team::solo(),
+                &self.params(),
+                x,
                 rows,
-                layer.fan_in,
-                layer.fan_out,
-            );
-            kernels::column_sums(&mut grads.biases[l], dz);
-            if l > 0 {
-                let below = &self.layers[l - 1];
-                let da = &mut ws.da[..rows * layer.fan_in];
-                kernels::matmul_a_bt(da, dz, &layer.weight, rows, layer.fan_out, layer.fan_in);
-                let n = rows * below.fan_out;
-                kernels::activation_backward(
-                    da,
-                    &ws.z[l - 1][..n],
-                    &ws.a[l - 1][..n],
-                    below.activation,
-                );
-                std::mem::swap(&mut ws.dz, &mut ws.da);
-            }
+                |range| targets.slice(range.start, range.end, self.n_outputs()),
+                &ws,
+                &grads,
+                blocks,
+            )
+            .0
         }
-        loss
     }
 
-    /// The forward pass into `ws`; returns the output layer's logits (rows × n_out).
-    fn forward_into<'w>(&self, x: &[T], rows: usize, ws: &'w mut Workspace<T>) -> &'w mut [T] {
-        debug_assert!(rows <= ws.rows);
+    /// How many threads `rows` samples are worth: waking a thread costs tens of microseconds.
+    pub fn members_for(&self, rows: usize) -> usize {
+        let fmas: usize = self
+            .layers
+            .iter()
+            .map(|l| l.weight.len())
+            .sum::<usize>()
+            .saturating_mul(rows);
+        if fmas >= PARALLEL_MIN_FMAS {
+            usize::MAX
+        } else {
+            1
+        }
+    }
+
+    /// Loss and gradients of one batch by one member of `team`: the forward and delta passes
+    /// over this member's rows of the batch, a barrier, then this member's rows of each weight
+    /// gradient (the leader also takes the biases and the loss). Returns the mean loss (valid
+    /// on the leader) and whether everything this member computed is finite.
+    ///
+    /// `x` holds the batch's `rows` inputs; `targets(range)` gives the targets of those rows.
+    /// Every element comes out the same whatever the team's size.
+    ///
+    /// # Safety
+    /// Every member of `team` must call this with the same arguments, and nothing else may
+    /// touch the buffers meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn batch_gradients<'t>(
+        &self,
+        team: &Team<'_>,
+        params: &ParamsView<'_, T>,
+        x: MatRef<'_, T>,
+        rows: usize,
+        targets: impl Fn(Range<usize>) -> Targets<'t, T>,
+        ws: &WorkspaceView<'_, T>,
+        grads: &GradientsView<'_, T>,
+        block_losses: Shared<'_, f64>,
+    ) -> (f64, bool)
+    where
+        T: 't,
+    {
         let last = self.layers.len() - 1;
+        let n_out = self.n_outputs();
+        let total = self.loss.count(rows, n_out);
+        let mine = team.share(rows, ROW_UNIT);
+        self.forward_rows(params, x, mine.clone(), ws);
+        // Output deltas and the loss, summed per fixed block of rows.
+        for start in mine.clone().step_by(ROW_UNIT) {
+            let end = (start + ROW_UNIT).min(mine.end);
+            let dz = ws.dz[last].part(start * n_out..end * n_out);
+            dz.copy_from_slice(&ws.z[last].read()[start * n_out..end * n_out]);
+            block_losses.part(start / ROW_UNIT..start / ROW_UNIT + 1)[0] =
+                self.loss
+                    .sum_and_grad(dz, n_out, &targets(start..end), total);
+        }
+        self.backprop_rows(params, mine, ws);
+        team.sync();
+
+        let mut finite = true;
         for (l, layer) in self.layers.iter().enumerate() {
-            let (before, rest) = ws.a.split_at_mut(l.min(last));
             let input = if l == 0 {
                 x
             } else {
-                &before[l - 1][..rows * layer.fan_in]
+                ws.a[l - 1].matrix(rows, layer.fan_in)
             };
-            let z = &mut ws.z[l][..rows * layer.fan_out];
-            kernels::matmul(z, input, &layer.weight, rows, layer.fan_in, layer.fan_out);
+            let dz = ws.dz[l].matrix(rows, layer.fan_out);
+            let r = team.share(layer.fan_in, ROW_UNIT);
+            T::gemm_block(
+                grads.weights[l].as_mut_ptr(),
+                layer.fan_out,
+                input.t(),
+                dz,
+                r.clone(),
+                0..layer.fan_out,
+            );
+            finite &= kernels::all_finite(
+                grads.weights[l].part(r.start * layer.fan_out..r.end * layer.fan_out),
+            );
+        }
+        let mut loss = f64::NAN;
+        if team.is_leader() {
+            for (l, layer) in self.layers.iter().enumerate() {
+                let db = grads.biases[l].part(0..layer.fan_out);
+                kernels::column_sums(db, &ws.dz[l].read()[..rows * layer.fan_out]);
+                finite &= kernels::all_finite(db);
+            }
+            loss = block_losses.read()[..rows.div_ceil(ROW_UNIT)]
+                .iter()
+                .sum::<f64>()
+                / total as f64;
+            finite &= loss.is_finite();
+        }
+        (loss, finite)
+    }
+
+    /// The forward pass for rows `rows` of the batch `x` into `ws` (z and a of every layer).
+    ///
+    /// # Safety
+    /// No other thread may touch these rows of `ws` meanwhile.
+    unsafe fn forward_rows(
+        &self,
+        params: &ParamsView<'_, T>,
+        x: MatRef<'_, T>,
+        rows: Range<usize>,
+        ws: &WorkspaceView<'_, T>,
+    ) {
+        let last = self.layers.len() - 1;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let input = if l == 0 {
+                x
+            } else {
+                ws.a[l - 1].matrix(ws.rows, layer.fan_in)
+            };
+            let w = params.weights[l].matrix(layer.fan_in, layer.fan_out);
+            T::gemm_block(
+                ws.z[l].as_mut_ptr(),
+                layer.fan_out,
+                input,
+                w,
+                rows.clone(),
+                0..layer.fan_out,
+            );
+            let span = rows.start * layer.fan_out..rows.end * layer.fan_out;
             let a: &mut [T] = if l < last {
-                &mut rest[0][..rows * layer.fan_out]
+                ws.a[l].part(span.clone())
             } else {
                 &mut []
             };
-            kernels::bias_activation(z, a, &layer.bias, layer.activation);
+            kernels::bias_activation(
+                ws.z[l].part(span),
+                a,
+                params.biases[l].read(),
+                layer.activation,
+            );
         }
-        &mut ws.z[last][..rows * self.n_outputs()]
+    }
+
+    /// Hidden-layer deltas for rows `rows`: `dZ_{l-1} = (dZ_l · W_lᵀ) ⊙ act'(Z_{l-1})`.
+    ///
+    /// # Safety
+    /// No other thread may touch these rows of `ws` meanwhile.
+    unsafe fn backprop_rows(
+        &self,
+        params: &ParamsView<'_, T>,
+        rows: Range<usize>,
+        ws: &WorkspaceView<'_, T>,
+    ) {
+        for l in (1..self.layers.len()).rev() {
+            let (layer, below) = (&self.layers[l], &self.layers[l - 1]);
+            let dz = ws.dz[l].matrix(ws.rows, layer.fan_out);
+            let wt = params.weights[l].matrix(layer.fan_in, layer.fan_out).t();
+            T::gemm_block(
+                ws.dz[l - 1].as_mut_ptr(),
+                layer.fan_in,
+                dz,
+                wt,
+                rows.clone(),
+                0..layer.fan_in,
+            );
+            let span = rows.start * below.fan_out..rows.end * below.fan_out;
+            kernels::activation_backward(
+                ws.dz[l - 1].part(span.clone()),
+                &ws.z[l - 1].read()[span.clone()],
+                &ws.a[l - 1].read()[span],
+                below.activation,
+            );
+        }
     }
 }
 
@@ -484,9 +760,9 @@ mod tests {
                     for i in 0..net.layers[l].weight.len() {
                         let w0 = net.layers[l].weight[i];
                         net.layers[l].weight[i] = w0 + h;
-                        let up = net.evaluate(&x, 2, &targets).0;
+                        let up = net.evaluate(&x, 2, &targets).unwrap().0;
                         net.layers[l].weight[i] = w0 - h;
-                        let down = net.evaluate(&x, 2, &targets).0;
+                        let down = net.evaluate(&x, 2, &targets).unwrap().0;
                         net.layers[l].weight[i] = w0;
                         let numeric = (up - down) / (2.0 * h);
                         let analytic = grads.weights[l][i];

@@ -4,6 +4,7 @@
 //! (momentum buffers, moments, the step count), one slot per parameter tensor.
 
 use crate::error::{Error, Result};
+use crate::kernels::Shared;
 use crate::kernels::{self, AdamStep, SgdStep};
 use crate::network::{Gradients, Network};
 use crate::scalar::Scalar;
@@ -119,12 +120,63 @@ impl OptimizerConfig {
     }
 }
 
+impl OptimizerConfig {
+    /// One update of `param` from `grad` at step `t` (1-based), given this parameter's
+    /// buffers (`[momentum]`, `[]`, or `[m, v]`). Elementwise, so any split of a parameter
+    /// into ranges updates it exactly as a whole.
+    pub fn update<T: Scalar>(&self, t: u64, param: &mut [T], grad: &[T], buffers: &mut [&mut [T]]) {
+        match *self {
+            OptimizerConfig::Sgd {
+                lr,
+                momentum,
+                nesterov,
+                weight_decay,
+            } => {
+                let step = SgdStep {
+                    lr: T::of(lr),
+                    momentum: T::of(momentum),
+                    weight_decay: T::of(weight_decay),
+                    nesterov,
+                    first: t == 1,
+                };
+                let buf = buffers.first_mut().map_or(&mut [][..], |b| &mut b[..]);
+                kernels::sgd(param, grad, buf, step);
+            }
+            OptimizerConfig::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                decoupled,
+            } => {
+                let t = t as f64;
+                let step = AdamStep {
+                    beta1: T::of(beta1),
+                    beta2: T::of(beta2),
+                    eps: T::of(eps),
+                    step_size: T::of(lr / (1.0 - beta1.powf(t))),
+                    bias_correction2_sqrt: T::of((1.0 - beta2.powf(t)).sqrt()),
+                    weight_decay: T::of(if decoupled { 0.0 } else { weight_decay }),
+                    decay_factor: T::of(if decoupled {
+                        1.0 - lr * weight_decay
+                    } else {
+                        1.0
+                    }),
+                };
+                let (m, v) = buffers.split_at_mut(1);
+                kernels::adam(param, grad, m[0], v[0], step);
+            }
+        }
+    }
+}
+
 /// What an optimizer carries between steps.
 #[derive(Clone, Debug, Default)]
 pub struct OptimizerState<T> {
     /// Completed steps.
     steps: u64,
-    /// Per parameter tensor: its buffers (momentum; or first and second moments).
+    /// Per parameter tensor (W0, b0, W1, b1, …): its buffers.
     slots: Vec<Vec<Vec<T>>>,
 }
 
@@ -140,8 +192,13 @@ impl<T: Scalar> OptimizerState<T> {
         self.steps
     }
 
+    /// Records steps taken outside [`Self::step`] (by a team, see `train`).
+    pub(crate) fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
     /// Allocates buffers on first use; afterwards checks the network still has the same shapes.
-    fn bind(&mut self, config: &OptimizerConfig, net: &Network<T>) -> Result<()> {
+    pub fn bind(&mut self, config: &OptimizerConfig, net: &Network<T>) -> Result<()> {
         let sizes: Vec<usize> = net
             .layers()
             .iter()
@@ -171,6 +228,14 @@ impl<T: Scalar> OptimizerState<T> {
         }
     }
 
+    /// The buffers of every parameter tensor, for a team to update row ranges of.
+    pub(crate) fn slots_view(&mut self) -> Vec<Vec<Shared<'_, T>>> {
+        self.slots
+            .iter_mut()
+            .map(|s| s.iter_mut().map(|b| Shared::new(b)).collect())
+            .collect()
+    }
+
     /// Applies one update to every parameter of `net` from `grads`.
     pub fn step(
         &mut self,
@@ -179,53 +244,11 @@ impl<T: Scalar> OptimizerState<T> {
         grads: &Gradients<T>,
     ) -> Result<()> {
         self.bind(config, net)?;
-        let first = self.steps == 0;
         self.steps += 1;
-        let t = self.steps as f64;
-        let slots = self.slots.iter_mut();
-        for ((param, grad), slot) in net.parameters_with(grads).zip(slots) {
-            match *config {
-                OptimizerConfig::Sgd {
-                    lr,
-                    momentum,
-                    nesterov,
-                    weight_decay,
-                } => {
-                    let step = SgdStep {
-                        lr: T::of(lr),
-                        momentum: T::of(momentum),
-                        weight_decay: T::of(weight_decay),
-                        nesterov,
-                        first,
-                    };
-                    let buf = slot.first_mut().map_or(&mut [][..], |b| &mut b[..]);
-                    kernels::sgd(param, grad, buf, step);
-                }
-                OptimizerConfig::Adam {
-                    lr,
-                    beta1,
-                    beta2,
-                    eps,
-                    weight_decay,
-                    decoupled,
-                } => {
-                    let step = AdamStep {
-                        beta1: T::of(beta1),
-                        beta2: T::of(beta2),
-                        eps: T::of(eps),
-                        step_size: T::of(lr / (1.0 - beta1.powf(t))),
-                        bias_correction2_sqrt: T::of((1.0 - beta2.powf(t)).sqrt()),
-                        weight_decay: T::of(if decoupled { 0.0 } else { weight_decay }),
-                        decay_factor: T::of(if decoupled {
-                            1.0 - lr * weight_decay
-                        } else {
-                            1.0
-                        }),
-                    };
-                    let (m, v) = slot.split_at_mut(1);
-                    kernels::adam(param, grad, &mut m[0], &mut v[0], step);
-                }
-            }
+        let t = self.steps;
+        for ((param, grad), slot) in net.parameters_with(grads).zip(self.slots.iter_mut()) {
+            let mut buffers: Vec<&mut [T]> = slot.iter_mut().map(|b| &mut b[..]).collect();
+            config.update(t, param, grad, &mut buffers);
         }
         Ok(())
     }

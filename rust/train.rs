@@ -1,22 +1,22 @@
 //! The mini-batch training loop: shuffle, gather, forward, loss, backward, update.
 
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::kernels::Shared;
 use crate::losses::Targets;
-use crate::network::{Network, Workspace};
+use crate::network::{
+    Gradients, GradientsView, Network, ParamsView, Workspace, WorkspaceView, EVAL_BLOCK, ROW_UNIT,
+};
 use crate::optimizers::{OptimizerConfig, OptimizerState};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
+use crate::threads::{self, Team};
 
-/// Samples and their targets, row-major.
-#[derive(Clone, Copy, Debug)]
-pub struct Dataset<'a, T> {
-    pub x: &'a [T],
-    pub rows: usize,
-    pub cols: usize,
-    pub targets: Targets<'a, T>,
-}
+pub use crate::network::Dataset;
 
 /// How to train.
 #[derive(Clone, Copy, Debug)]
@@ -54,17 +54,175 @@ pub trait Hooks {
 pub struct NoHooks;
 impl Hooks for NoHooks {}
 
-/// Buffers reused by every batch of a fit: one allocation per fit, none per step.
-struct Batch<T> {
-    order: Vec<usize>,
+/// Everything a team needs for training steps: buffers allocated once per fit (none per
+/// step) and shared views of them. Members write disjoint rows, separated by barriers.
+struct Stepper<'a, T> {
+    /// The architecture; the parameters are reached only through `params`.
+    net: Network<T>,
+    params: ParamsView<'a, T>,
+    slots: Vec<Vec<Shared<'a, T>>>,
+    config: &'a OptimizerConfig,
+    ws: WorkspaceView<'a, T>,
+    grads: GradientsView<'a, T>,
+    x: Shared<'a, T>,
+    classes: Shared<'a, i64>,
+    values: Shared<'a, T>,
+    block_losses: Shared<'a, f64>,
+    /// Per member: whether everything it computed in this step is finite.
+    finite: Vec<AtomicBool>,
+}
+
+/// The buffers behind a [`Stepper`], for batches of up to `rows` samples.
+struct StepBuffers<T> {
+    ws: Workspace<T>,
+    grads: Gradients<T>,
     x: Vec<T>,
     classes: Vec<i64>,
     values: Vec<T>,
+    block_losses: Vec<f64>,
+}
+
+impl<T: Scalar> StepBuffers<T> {
+    fn new(net: &Network<T>, rows: usize) -> Self {
+        StepBuffers {
+            ws: Workspace::new(net, rows),
+            grads: net.zero_gradients(),
+            x: vec![T::zero(); rows * net.n_inputs()],
+            classes: vec![0; rows],
+            values: vec![T::zero(); rows * net.n_outputs()],
+            block_losses: vec![0.0; rows.div_ceil(ROW_UNIT)],
+        }
+    }
+}
+
+impl<'a, T: Scalar> Stepper<'a, T> {
+    /// Splits `net` into what members read (its shape) and what they update (its parameters).
+    fn new(
+        net: &'a mut Network<T>,
+        config: &'a OptimizerConfig,
+        state: &'a mut OptimizerState<T>,
+        buffers: &'a mut StepBuffers<T>,
+    ) -> Self {
+        Stepper {
+            net: net.shape_only(),
+            params: net.params_mut(),
+            slots: state.slots_view(),
+            config,
+            ws: buffers.ws.view(),
+            grads: buffers.grads.view(),
+            x: Shared::new(&mut buffers.x),
+            classes: Shared::new(&mut buffers.classes),
+            values: Shared::new(&mut buffers.values),
+            block_losses: Shared::new(&mut buffers.block_losses),
+            finite: (0..threads::num_threads().unwrap_or(1))
+                .map(|_| AtomicBool::new(true))
+                .collect(),
+        }
+    }
+
+    /// One step on rows `idx` of `data` as step number `t` (1-based) of the optimizer: gather,
+    /// gradients, then — only if every member found everything finite — the update. Returns
+    /// the batch's mean loss (on the leader) and whether the update happened.
+    ///
+    /// # Safety
+    /// Every member of `team` must call this with the same arguments.
+    unsafe fn step(
+        &self,
+        team: &Team<'_>,
+        data: &Dataset<'_, T>,
+        idx: &[usize],
+        t: u64,
+    ) -> (f64, bool) {
+        let rows = idx.len();
+        let (n_in, n_out) = (data.cols, self.net.n_outputs());
+        let mine = team.share(rows, ROW_UNIT);
+        for r in mine.clone() {
+            let src = idx[r];
+            self.x
+                .part(r * n_in..(r + 1) * n_in)
+                .copy_from_slice(&data.x[src * n_in..(src + 1) * n_in]);
+            match data.targets {
+                Targets::Classes(c) => self.classes.part(r..r + 1)[0] = c[src],
+                Targets::Values(v) => self
+                    .values
+                    .part(r * n_out..(r + 1) * n_out)
+                    .copy_from_slice(&v[src * n_out..(src + 1) * n_out]),
+            }
+        }
+        let targets = |range: Range<usize>| match data.targets {
+            Targets::Classes(_) => Targets::Classes(&*self.classes.part(range)),
+            Targets::Values(_) => {
+                Targets::Values(&*self.values.part(range.start * n_out..range.end * n_out))
+            }
+        };
+        let x = self.x.matrix(rows, n_in);
+        let (loss, finite) = self.net.batch_gradients(
+            team,
+            &self.params,
+            x,
+            rows,
+            targets,
+            &self.ws,
+            &self.grads,
+            self.block_losses,
+        );
+        self.finite[team.id()].store(finite, Ordering::Relaxed);
+        team.sync();
+        if !self.finite[..team.size()]
+            .iter()
+            .all(|f| f.load(Ordering::Relaxed))
+        {
+            return (loss, false);
+        }
+        // Each member updates the weight rows whose gradients it computed; the leader the biases.
+        for (l, layer) in self.net.layers().iter().enumerate() {
+            let r = team.share(layer.fan_in, ROW_UNIT);
+            let span = r.start * layer.fan_out..r.end * layer.fan_out;
+            self.update(
+                2 * l,
+                t,
+                &self.params.weights[l],
+                &self.grads.weights[l],
+                span,
+            );
+            if team.is_leader() {
+                self.update(
+                    2 * l + 1,
+                    t,
+                    &self.params.biases[l],
+                    &self.grads.biases[l],
+                    0..layer.fan_out,
+                );
+            }
+        }
+        (loss, true)
+    }
+
+    /// Updates elements `span` of parameter tensor `index`.
+    unsafe fn update(
+        &self,
+        index: usize,
+        t: u64,
+        param: &Shared<'_, T>,
+        grad: &Shared<'_, T>,
+        span: Range<usize>,
+    ) {
+        let mut buffers: [&mut [T]; 2] = [&mut [], &mut []];
+        let slot = &self.slots[index];
+        for (dst, buf) in buffers.iter_mut().zip(slot) {
+            *dst = buf.part(span.clone());
+        }
+        self.config.update(
+            t,
+            param.part(span.clone()),
+            grad.part(span),
+            &mut buffers[..slot.len()],
+        );
+    }
 }
 
 /// One optimizer step on a batch; leaves the parameters untouched if the loss or a gradient is
-/// not finite. `at` is the 1-based (epoch, batch) reported on divergence, if inside a fit.
-#[allow(clippy::too_many_arguments)]
+/// not finite. Data must have passed `Network::check_data`.
 pub fn step<T: Scalar>(
     net: &mut Network<T>,
     config: &OptimizerConfig,
@@ -72,21 +230,35 @@ pub fn step<T: Scalar>(
     x: &[T],
     rows: usize,
     targets: &Targets<'_, T>,
-    ws: &mut Workspace<T>,
-    grads: &mut crate::network::Gradients<T>,
-    at: Option<(usize, usize)>,
 ) -> Result<f64> {
-    let loss = net.loss_and_gradients(x, rows, targets, ws, grads);
-    if !loss.is_finite() || !grads.all_finite() {
-        return Err(Error::Diverged { at, loss });
+    state.bind(config, net)?;
+    let t = state.steps() + 1;
+    let members = net.members_for(rows);
+    let mut buffers = StepBuffers::new(net, rows);
+    let data = Dataset {
+        x,
+        rows,
+        cols: net.n_inputs(),
+        targets: *targets,
+    };
+    let order: Vec<usize> = (0..rows).collect();
+    let stepper = Stepper::new(net, config, state, &mut buffers);
+    // SAFETY: every member runs the same step.
+    let (loss, done) = threads::team(members, |team| unsafe {
+        stepper.step(team, &data, &order, t)
+    })?;
+    drop(stepper);
+    if !done {
+        return Err(Error::Diverged { at: None, loss });
     }
-    state.step(config, net, grads)?;
+    state.set_steps(t);
     Ok(loss)
 }
 
-/// Trains `net` for `fit.epochs` epochs. Data must have passed `Network::check_data`.
-/// Each epoch visits every row once, in an order drawn from `rng` when shuffling; the last
-/// partial batch is used, not dropped.
+/// Trains `net` for `fit.epochs` epochs on a team of threads. Data must have passed
+/// `Network::check_data`. Each epoch visits every row once, in an order drawn from `rng` when
+/// shuffling; the last partial batch is used, not dropped. The parameters after each step do
+/// not depend on the number of threads.
 #[allow(clippy::too_many_arguments)]
 pub fn fit<T: Scalar>(
     net: &mut Network<T>,
@@ -96,76 +268,105 @@ pub fn fit<T: Scalar>(
     validation: Option<&Dataset<'_, T>>,
     fit: FitConfig,
     rng: &mut Rng,
-    hooks: &mut dyn Hooks,
+    hooks: &mut (dyn Hooks + Send),
 ) -> Result<Vec<EpochReport>> {
     if fit.batch_size == 0 {
         return Err(Error::value(
             "batch_size: expected a positive integer, got 0",
         ));
     }
-    let n_out = net.n_outputs();
+    state.bind(config, net)?;
+    let first_step = state.steps();
     let batch_rows = fit.batch_size.min(train.rows);
-    let mut ws = Workspace::new(net, batch_rows);
-    let mut grads = net.zero_gradients();
-    let mut buf = Batch {
-        order: (0..train.rows).collect(),
-        x: Vec::with_capacity(batch_rows * train.cols),
-        classes: Vec::with_capacity(batch_rows),
-        values: Vec::with_capacity(batch_rows * n_out),
-    };
-    let mut reports = Vec::with_capacity(fit.epochs);
-    for epoch in 1..=fit.epochs {
-        let started = Instant::now();
-        if fit.shuffle {
-            rng.shuffle(&mut buf.order);
-        }
-        let mut loss_sum = 0.0;
-        for (b, idx) in buf.order.chunks(batch_rows).enumerate() {
-            hooks.poll()?;
-            gather_rows(&mut buf.x, train.x, train.cols, idx);
-            let targets = train
-                .targets
-                .gather(idx, n_out, &mut buf.classes, &mut buf.values);
-            let at = Some((epoch, b + 1));
-            let loss = step(
-                net,
-                config,
-                state,
-                &buf.x,
-                idx.len(),
-                &targets,
-                &mut ws,
-                &mut grads,
-                at,
-            )?;
-            loss_sum += loss * idx.len() as f64;
-        }
-        let (val_loss, val_accuracy) = match validation {
-            Some(v) => {
-                let (loss, acc) = net.evaluate(v.x, v.rows, &v.targets);
-                (Some(loss), acc)
-            }
-            None => (None, None),
-        };
-        let report = EpochReport {
-            epoch,
-            loss: loss_sum / train.rows as f64,
-            val_loss,
-            val_accuracy,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        hooks.epoch_end(&report)?;
-        reports.push(report);
-    }
-    Ok(reports)
-}
+    let members = net.members_for(batch_rows);
+    let mut buffers = StepBuffers::new(net, batch_rows);
+    let mut order: Vec<usize> = (0..train.rows).collect();
+    let order_view = Shared::new(&mut order);
+    let val_blocks = validation.map_or(0, |v| v.rows.div_ceil(EVAL_BLOCK));
+    let mut val_sums = vec![(0.0, Some(0)); val_blocks];
+    let val_sums = Shared::new(&mut val_sums);
+    let stepper = Stepper::new(net, config, state, &mut buffers);
+    let leader = Mutex::new((rng, hooks));
+    let halt = AtomicBool::new(false);
+    // Steps completed, kept by the leader so an interrupted fit still records them.
+    let completed = AtomicU64::new(first_step);
 
-/// Copies rows `idx` of `src` (… × cols) into `dst`, in order.
-fn gather_rows<T: Copy>(dst: &mut Vec<T>, src: &[T], cols: usize, idx: &[usize]) {
-    dst.clear();
-    for &i in idx {
-        dst.extend_from_slice(&src[i * cols..(i + 1) * cols]);
-    }
+    let outcome = threads::team(members, |team| -> Result<Vec<EpochReport>> {
+        let mut eval_ws = validation.map(|v| Workspace::new(&stepper.net, v.rows.min(EVAL_BLOCK)));
+        let mut reports = Vec::with_capacity(fit.epochs);
+        let mut t = first_step;
+        // The leader alone touches the generator, the hooks and the reports.
+        let mut lead = team
+            .is_leader()
+            .then(|| leader.lock().unwrap_or_else(|e| e.into_inner()));
+        for epoch in 1..=fit.epochs {
+            let started = Instant::now();
+            let mut loss_sum = 0.0;
+            for (b, start) in (0..train.rows).step_by(batch_rows).enumerate() {
+                if let Some((rng, hooks)) = lead.as_deref_mut() {
+                    if b == 0 && fit.shuffle {
+                        // SAFETY: members read the order only after the barrier below.
+                        rng.shuffle(unsafe { order_view.part(0..train.rows) });
+                    }
+                    if hooks.poll().is_err() {
+                        halt.store(true, Ordering::Relaxed);
+                    }
+                }
+                team.sync();
+                if halt.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted);
+                }
+                // SAFETY: the order is written only before the barrier above.
+                let idx =
+                    unsafe { &order_view.read()[start..(start + batch_rows).min(train.rows)] };
+                t += 1;
+                // SAFETY: every member runs the same step.
+                let (loss, done) = unsafe { stepper.step(team, train, idx, t) };
+                if !done {
+                    return Err(Error::Diverged {
+                        at: Some((epoch, b + 1)),
+                        loss,
+                    });
+                }
+                completed.store(t, Ordering::Relaxed);
+                loss_sum += loss * idx.len() as f64;
+            }
+            team.sync();
+            let (val_loss, val_accuracy) = match (validation, eval_ws.as_mut()) {
+                (Some(v), Some(ws)) => {
+                    // SAFETY: parameters are not written until the next step's barrier.
+                    unsafe {
+                        stepper
+                            .net
+                            .evaluate_in(team, &stepper.params, v, ws, val_sums)
+                    };
+                    team.sync();
+                    // SAFETY: every member has written its blocks (barrier above).
+                    let (loss, acc) = stepper.net.combine(unsafe { val_sums.read() }, v.rows);
+                    (Some(loss), acc)
+                }
+                _ => (None, None),
+            };
+            if let Some((_, hooks)) = lead.as_deref_mut() {
+                let report = EpochReport {
+                    epoch,
+                    loss: loss_sum / train.rows as f64,
+                    val_loss,
+                    val_accuracy,
+                    seconds: started.elapsed().as_secs_f64(),
+                };
+                if hooks.epoch_end(&report).is_err() {
+                    halt.store(true, Ordering::Relaxed);
+                }
+                reports.push(report);
+            }
+        }
+        Ok(reports)
+    });
+    drop(stepper);
+    // Steps that completed before an interruption or divergence count too.
+    state.set_steps(completed.load(Ordering::Relaxed));
+    outcome?
 }
 
 #[cfg(test)]

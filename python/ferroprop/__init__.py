@@ -15,6 +15,7 @@ from ._core import (
     __version__,
     get_num_threads,
     set_num_threads,
+    simd_path,
 )
 from .network import History, Network
 
@@ -30,4 +31,5 @@ __all__ = [
     "datasets",
     "get_num_threads",
     "set_num_threads",
+    "simd_path",
 ]

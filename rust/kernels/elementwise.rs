@@ -1,44 +1,98 @@
-//! Row-wise elementwise kernels: bias + activation, its backward, and column sums.
+//! Row-wise elementwise kernels: bias + activation, its backward, column sums, finiteness.
 
+use super::simd::vectorised;
 use crate::activations::Activation;
-use crate::scalar::Scalar;
 
-/// Adds `bias` to every row of `z` (rows × bias.len()) and writes `act(z)` into `a`.
-/// `a` may be empty when the activation's output is not needed (the output layer).
-pub fn bias_activation<T: Scalar>(z: &mut [T], a: &mut [T], bias: &[T], act: Activation) {
-    let cols = bias.len();
-    debug_assert!(cols > 0 && z.len() % cols == 0);
-    for zr in z.chunks_exact_mut(cols) {
-        for (zi, &bi) in zr.iter_mut().zip(bias) {
-            *zi = *zi + bi;
+/// Runs `$body` with `$k` bound to the constant variant `$act`, one copy per activation, so
+/// each copy's loop inlines its activation and vectorises.
+macro_rules! per_activation {
+    ($act:expr, |$k:ident| $body:expr) => {
+        match $act {
+            Activation::Identity => {
+                let $k = Activation::Identity;
+                $body
+            }
+            Activation::Relu => {
+                let $k = Activation::Relu;
+                $body
+            }
+            Activation::LeakyRelu => {
+                let $k = Activation::LeakyRelu;
+                $body
+            }
+            Activation::Sigmoid => {
+                let $k = Activation::Sigmoid;
+                $body
+            }
+            Activation::Tanh => {
+                let $k = Activation::Tanh;
+                $body
+            }
+            Activation::Gelu => {
+                let $k = Activation::Gelu;
+                $body
+            }
         }
-    }
-    if !a.is_empty() {
-        debug_assert_eq!(a.len(), z.len());
-        for (ai, &zi) in a.iter_mut().zip(z.iter()) {
-            *ai = act.apply(zi);
+    };
+}
+
+vectorised! {
+    /// Adds `bias` to every row of `z` (rows × bias.len()) and writes `act(z)` into `a`.
+    /// `a` may be empty when the activation's output is not needed (the output layer).
+    pub fn bias_activation<T>(z: &mut [T], a: &mut [T], bias: &[T], act: Activation) {
+        let cols = bias.len();
+        debug_assert!(cols > 0 && z.len().is_multiple_of(cols));
+        debug_assert!(a.is_empty() || a.len() == z.len());
+        if a.is_empty() {
+            for zr in z.chunks_exact_mut(cols) {
+                for (zi, &bi) in zr.iter_mut().zip(bias) {
+                    *zi = *zi + bi;
+                }
+            }
+            return;
         }
+        per_activation!(act, |k| {
+            for (zr, ar) in z.chunks_exact_mut(cols).zip(a.chunks_exact_mut(cols)) {
+                for ((zi, ai), &bi) in zr.iter_mut().zip(ar.iter_mut()).zip(bias) {
+                    *zi = *zi + bi;
+                    *ai = k.apply(*zi);
+                }
+            }
+        })
     }
 }
 
-/// Turns `dA` into `dZ = dA ⊙ act'(z)` in place, given `z` and `a = act(z)`.
-pub fn activation_backward<T: Scalar>(grad: &mut [T], z: &[T], a: &[T], act: Activation) {
-    debug_assert!(grad.len() == z.len() && z.len() == a.len());
-    if act == Activation::Identity {
-        return;
-    }
-    for ((g, &zi), &ai) in grad.iter_mut().zip(z).zip(a) {
-        *g = *g * act.derivative(zi, ai);
+vectorised! {
+    /// Turns `dA` into `dZ = dA ⊙ act'(z)` in place, given `z` and `a = act(z)`.
+    pub fn activation_backward<T>(grad: &mut [T], z: &[T], a: &[T], act: Activation) {
+        debug_assert!(grad.len() == z.len() && z.len() == a.len());
+        if act == Activation::Identity {
+            return;
+        }
+        per_activation!(act, |k| {
+            for ((g, &zi), &ai) in grad.iter_mut().zip(z).zip(a) {
+                *g = *g * k.derivative(zi, ai);
+            }
+        })
     }
 }
 
-/// `dst[j] = Σ_i src[i, j]` over the rows of `src` (rows × dst.len()), in row order.
-pub fn column_sums<T: Scalar>(dst: &mut [T], src: &[T]) {
-    let cols = dst.len();
-    dst.fill(T::zero());
-    for row in src.chunks_exact(cols) {
-        for (d, &s) in dst.iter_mut().zip(row) {
-            *d = *d + s;
+vectorised! {
+    /// Whether every element is finite (no early exit, so it vectorises).
+    pub fn all_finite<T>(v: &[T]) -> bool {
+        v.iter().fold(true, |ok, x| ok & x.is_finite())
+    }
+}
+
+vectorised! {
+    /// `dst[j] = Σ_i src[i, j]` over the rows of `src` (rows × dst.len()), in row order.
+    pub fn column_sums<T>(dst: &mut [T], src: &[T]) {
+        let cols = dst.len();
+        dst.fill(T::zero());
+        for row in src.chunks_exact(cols) {
+            for (d, &s) in dst.iter_mut().zip(row) {
+                *d = *d + s;
+            }
         }
     }
 }

@@ -1,54 +1,77 @@
-//! GEMM `C = A·B` on strided views: packed panels, a register-blocked microkernel per
-//! instruction set, threads over disjoint output blocks.
+//! GEMM `C = A·B` on strided views: a register-blocked microkernel per instruction set.
+//! Single-threaded; callers parallelise over disjoint output blocks (see `train`).
 //!
 //! Every output element is one FMA chain over `k` in increasing order, started from zero
 //! (later `k` blocks resume the chain from the stored value). No path, tile size or thread
 //! count changes that order, so the result is bitwise the same on all of them.
 
 use std::cell::RefCell;
+use std::marker::PhantomData;
 use std::ops::Range;
+
+use num_traits::Float;
 
 #[cfg(target_arch = "x86_64")]
 use super::lanes::{Avx2, Avx512};
 use super::lanes::{Lanes, Portable};
 use super::simd::dispatch;
-use super::SendPtr;
-use crate::threads;
 
-/// Depth of one packed block: a `KC × NR` B panel stays in L1 while A panels stream past it.
+/// Depth of one k block: a `KC × NR` B panel stays in L1 while row tiles of A stream past it.
 const KC: usize = 256;
-/// Rows of A packed at once (a multiple of every MR below).
-const MC: usize = 96;
-/// Below this many multiply-adds a product runs on one thread (waking another costs more).
-const PARALLEL_MIN_FMAS: usize = 1 << 20;
 /// Largest microkernel tile (MR × NR elements), for edge-tile staging.
 const MAX_TILE: usize = 256;
 
-/// A read-only matrix view: element (i, j) is `data[i·rs + j·cs]`.
+/// A read-only matrix view: element (i, j) is at `ptr + i·rs + j·cs`.
+///
+/// It holds a raw pointer rather than a slice because team members read rows of a buffer that
+/// other members write elsewhere (disjoint rows, separated by barriers).
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a, T> {
-    data: &'a [T],
+    ptr: *const T,
     pub rows: usize,
     pub cols: usize,
     rs: usize,
     cs: usize,
+    _life: PhantomData<&'a T>,
 }
+
+// SAFETY: a MatRef only reads; sharing it is like sharing `&[T]`.
+unsafe impl<T: Sync> Send for MatRef<'_, T> {}
+unsafe impl<T: Sync> Sync for MatRef<'_, T> {}
 
 impl<'a, T: Copy> MatRef<'a, T> {
     /// A view with explicit strides; panics if it would reach outside `data` (a caller bug).
     pub fn new(data: &'a [T], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
+        // SAFETY: `data` is a valid slice of `data.len()` elements.
+        unsafe { Self::from_raw(data.as_ptr(), data.len(), rows, cols, rs, cs) }
+    }
+
+    /// A view into `len` elements at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr..ptr+len` must stay valid for `'a`, and the elements this view is read at must not
+    /// be written while it is read.
+    pub unsafe fn from_raw(
+        ptr: *const T,
+        len: usize,
+        rows: usize,
+        cols: usize,
+        rs: usize,
+        cs: usize,
+    ) -> Self {
         if rows > 0 && cols > 0 {
             assert!(
-                (rows - 1) * rs + (cols - 1) * cs < data.len(),
+                (rows - 1) * rs + (cols - 1) * cs < len,
                 "MatRef out of bounds"
             );
         }
         MatRef {
-            data,
+            ptr,
             rows,
             cols,
             rs,
             cs,
+            _life: PhantomData,
         }
     }
 
@@ -60,19 +83,19 @@ impl<'a, T: Copy> MatRef<'a, T> {
     /// The transpose (no copy).
     pub fn t(self) -> Self {
         MatRef {
-            data: self.data,
             rows: self.cols,
             cols: self.rows,
             rs: self.cs,
             cs: self.rs,
+            ..self
         }
     }
 
     #[inline(always)]
     fn at(&self, i: usize, j: usize) -> T {
         debug_assert!(i < self.rows && j < self.cols);
-        // SAFETY: in bounds by the check in `new`.
-        unsafe { *self.data.get_unchecked(i * self.rs + j * self.cs) }
+        // SAFETY: in bounds by the check in `from_raw`.
+        unsafe { *self.ptr.add(i * self.rs + j * self.cs) }
     }
 }
 
@@ -107,7 +130,7 @@ macro_rules! gemm_elem {
                 dispatch!(
                     block_avx512::<$t, $mr512, $nv512>(c, ldc, a, b, rows, cols),
                     block_avx2::<$t, $mr256, $nv256>(c, ldc, a, b, rows, cols),
-                    block::<$t, Portable, 4, 4>(c, ldc, a, b, rows, cols)
+                    block::<$t, Portable, 4, 4, 4>(c, ldc, a, b, rows, cols)
                 )
             }
         }
@@ -120,7 +143,7 @@ gemm_elem!(f64, 8, 2, 6, 2);
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-unsafe fn block_avx512<T: Copy + Default, const MR: usize, const NV: usize>(
+unsafe fn block_avx512<T: Float + Default, const MR: usize, const NV: usize>(
     c: *mut T,
     ldc: usize,
     a: MatRef<'_, T>,
@@ -130,12 +153,12 @@ unsafe fn block_avx512<T: Copy + Default, const MR: usize, const NV: usize>(
 ) where
     Avx512: Lanes<T>,
 {
-    block::<T, Avx512, MR, NV>(c, ldc, a, b, rows, cols)
+    block::<T, Avx512, MR, NV, 4>(c, ldc, a, b, rows, cols)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn block_avx2<T: Copy + Default, const MR: usize, const NV: usize>(
+unsafe fn block_avx2<T: Float + Default, const MR: usize, const NV: usize>(
     c: *mut T,
     ldc: usize,
     a: MatRef<'_, T>,
@@ -145,12 +168,12 @@ unsafe fn block_avx2<T: Copy + Default, const MR: usize, const NV: usize>(
 ) where
     Avx2: Lanes<T>,
 {
-    block::<T, Avx2, MR, NV>(c, ldc, a, b, rows, cols)
+    block::<T, Avx2, MR, NV, 4>(c, ldc, a, b, rows, cols)
 }
 
 thread_local! {
-    /// Packing buffers, grown once per thread and reused: no allocation per product.
-    static PACK: RefCell<(Vec<u64>, Vec<u64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// Packing buffer for a B operand that is not row-contiguous, grown once per thread.
+    static PACK: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A `len`-element `T` buffer carved from `store` (8-byte aligned, enough for f32 and f64).
@@ -163,8 +186,18 @@ fn carve<T>(store: &mut Vec<u64>, len: usize) -> *mut T {
 }
 
 /// The single-threaded blocked product for one output block.
+///
+/// A is read in place through its strides (the microkernel broadcasts one element per row).
+/// B is read in place when its rows are contiguous, else packed `KC` rows at a time; the
+/// last, narrower column panel is always staged through a zero-padded copy.
 #[inline(always)]
-unsafe fn block<T: Copy + Default, S: Lanes<T>, const MR: usize, const NV: usize>(
+unsafe fn block<
+    T: Float + Default,
+    S: Lanes<T>,
+    const MR: usize,
+    const NV: usize,
+    const NV1: usize,
+>(
     c: *mut T,
     ldc: usize,
     a: MatRef<'_, T>,
@@ -175,125 +208,174 @@ unsafe fn block<T: Copy + Default, S: Lanes<T>, const MR: usize, const NV: usize
     let nr = NV * S::N;
     let k = a.cols;
     let ncols = cols.len();
-    let n_panels = ncols.div_ceil(nr);
+    let full_panels = ncols / nr;
+    let tail = ncols - full_panels * nr;
+    let direct = b.cs == 1;
+    if k == 1 && direct {
+        outer::<T, S>(c, ldc, a, b, rows, cols);
+        return;
+    }
     PACK.with(|cell| {
-        // A fresh pair if this thread is somehow already packing (never in practice).
-        let mut spare = (Vec::new(), Vec::new());
+        // A fresh buffer if this thread is somehow already packing (never in practice).
+        let mut spare = Vec::new();
         let mut guard = cell.try_borrow_mut();
-        let (store_a, store_b) = match guard.as_mut() {
-            Ok(g) => {
-                let (a, b) = &mut **g;
-                (a, b)
-            }
-            Err(_) => (&mut spare.0, &mut spare.1),
+        let store = match guard.as_mut() {
+            Ok(g) => &mut **g,
+            Err(_) => &mut spare,
         };
-        let pa = carve::<T>(store_a, MC * KC);
-        let pb = carve::<T>(store_b, n_panels * nr * KC);
+        let tail_w = tail.div_ceil(S::N) * S::N;
+        let packed_w = if direct {
+            tail_w
+        } else {
+            full_panels * nr + tail_w
+        };
+        let buf = carve::<T>(store, KC * packed_w.max(1));
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
-            pack_b(pb, b, p0, kc, cols.start, ncols, nr, S::N);
-            for i0 in rows.clone().step_by(MC) {
-                let mc = MC.min(rows.end - i0);
-                pack_a(pa, a, i0, mc, p0, kc, MR);
-                for jp in 0..n_panels {
-                    let tile_cols = nr.min(ncols - jp * nr);
-                    let bp = pb.add(jp * nr * kc);
-                    for ip in 0..mc.div_ceil(MR) {
-                        let tile_rows = MR.min(mc - ip * MR);
-                        let cp = c.add((i0 + ip * MR) * ldc + cols.start + jp * nr);
-                        let ap = pa.add(ip * MR * kc);
-                        let acc = p0 > 0;
-                        // A last panel one vector wide was packed narrow: use a narrow kernel.
-                        if tile_cols <= S::N {
-                            micro::<T, S, MR, 1>(kc, ap, bp, cp, ldc, tile_rows, tile_cols, acc);
-                        } else {
-                            micro::<T, S, MR, NV>(kc, ap, bp, cp, ldc, tile_rows, tile_cols, acc);
-                        }
+            // B rows p0.., columns from `cols`: (pointer, row stride) of each panel's start.
+            let (bfull, bfull_rs) = if direct {
+                (b.ptr.add(p0 * b.rs + cols.start), b.rs)
+            } else {
+                pack(buf, b, p0, kc, cols.start, ncols, packed_w);
+                (buf.cast_const(), packed_w)
+            };
+            let (btail, btail_rs) = if direct {
+                pack(buf, b, p0, kc, cols.start + full_panels * nr, tail, tail_w);
+                (buf.cast_const(), tail_w)
+            } else {
+                (buf.cast_const().add(full_panels * nr), packed_w)
+            };
+            let acc = p0 > 0;
+            let a_at = |i: usize| a.ptr.add(i * a.rs + p0 * a.cs);
+            let mut i = rows.start;
+            while i < rows.end {
+                let mr = if rows.end - i >= MR { MR } else { 1 };
+                // A lone row has few chains per panel, so it takes panels of `NV1` vectors.
+                let width = if mr == MR { nr } else { NV1 * S::N };
+                let mut j = 0;
+                while j < full_panels * nr {
+                    let step = if j + width <= full_panels * nr {
+                        width
+                    } else {
+                        nr
+                    };
+                    let (bp, cp) = (bfull.add(j), c.add(i * ldc + cols.start + j));
+                    let a_i = a_at(i);
+                    match (mr == MR, step == nr) {
+                        (true, _) => micro::<T, S, MR, NV>(
+                            kc, a_i, a.rs, a.cs, bp, bfull_rs, cp, ldc, nr, acc,
+                        ),
+                        (false, false) => micro::<T, S, 1, NV1>(
+                            kc, a_i, a.rs, a.cs, bp, bfull_rs, cp, ldc, step, acc,
+                        ),
+                        (false, true) => micro::<T, S, 1, NV>(
+                            kc, a_i, a.rs, a.cs, bp, bfull_rs, cp, ldc, nr, acc,
+                        ),
+                    }
+                    j += step;
+                }
+                let cp = c.add(i * ldc + cols.start + full_panels * nr);
+                for v in 0..tail.div_ceil(S::N) {
+                    let (bp, cp, w) = (
+                        btail.add(v * S::N),
+                        cp.add(v * S::N),
+                        S::N.min(tail - v * S::N),
+                    );
+                    if mr == MR {
+                        micro::<T, S, MR, 1>(
+                            kc,
+                            a_at(i),
+                            a.rs,
+                            a.cs,
+                            bp,
+                            btail_rs,
+                            cp,
+                            ldc,
+                            w,
+                            acc,
+                        );
+                    } else {
+                        micro::<T, S, 1, 1>(kc, a_at(i), a.rs, a.cs, bp, btail_rs, cp, ldc, w, acc);
                     }
                 }
+                i += mr;
             }
         }
     });
 }
 
-/// Packs `A[i0..i0+mc, p0..p0+kc]` as panels of `mr` rows: panel-major, then `p`, then row;
-/// rows past the end are zero.
+/// `C = A·B` for `k = 1` (an outer product, the batch-1 weight gradient): each element is
+/// `fma(a, b, 0)`, the one-step chain, without the tile machinery.
 #[inline(always)]
-unsafe fn pack_a<T: Copy + Default>(
-    dst: *mut T,
+unsafe fn outer<T: Float + Default, S: Lanes<T>>(
+    c: *mut T,
+    ldc: usize,
     a: MatRef<'_, T>,
-    i0: usize,
-    mc: usize,
-    p0: usize,
-    kc: usize,
-    mr: usize,
+    b: MatRef<'_, T>,
+    rows: Range<usize>,
+    cols: Range<usize>,
 ) {
-    for ip in 0..mc.div_ceil(mr) {
-        let panel = dst.add(ip * mr * kc);
-        for r in 0..mr {
-            let i = ip * mr + r;
-            if i < mc {
-                for p in 0..kc {
-                    *panel.add(p * mr + r) = a.at(i0 + i, p0 + p);
-                }
-            } else {
-                for p in 0..kc {
-                    *panel.add(p * mr + r) = T::default();
-                }
-            }
+    let b0 = b.ptr.add(cols.start);
+    let vectors = cols.len() / S::N;
+    for i in rows {
+        let ai = a.at(i, 0);
+        let (av, ci) = (S::splat(ai), c.add(i * ldc + cols.start));
+        for v in 0..vectors {
+            S::store(
+                ci.add(v * S::N),
+                S::fma(av, S::load(b0.add(v * S::N)), S::zero()),
+            );
+        }
+        for j in vectors * S::N..cols.len() {
+            *ci.add(j) = S::fma1(ai, *b0.add(j), T::default());
         }
     }
 }
 
-/// Packs `B[p0..p0+kc, j0..j0+nc]` as panels of `nr` columns: panel-major, then `p`, then
-/// column; columns past the end are zero. A last panel at most `n1` wide is packed `n1` wide.
-#[allow(clippy::too_many_arguments)]
+/// Copies `B[p0..p0+kc, j0..j0+width]` into `dst` with row stride `ld` (≥ width), zero-padded.
 #[inline(always)]
-unsafe fn pack_b<T: Copy + Default>(
+unsafe fn pack<T: Float + Default>(
     dst: *mut T,
     b: MatRef<'_, T>,
     p0: usize,
     kc: usize,
     j0: usize,
-    nc: usize,
-    nr: usize,
-    n1: usize,
+    width: usize,
+    ld: usize,
 ) {
-    for jp in 0..nc.div_ceil(nr) {
-        let panel = dst.add(jp * nr * kc);
-        let width = nr.min(nc - jp * nr);
-        let stride = if width <= n1 { n1 } else { nr };
-        for p in 0..kc {
-            let row = panel.add(p * stride);
-            for j in 0..width {
-                *row.add(j) = b.at(p0 + p, j0 + jp * nr + j);
-            }
-            for j in width..stride {
-                *row.add(j) = T::default();
-            }
+    for p in 0..kc {
+        let row = dst.add(p * ld);
+        for j in 0..width {
+            *row.add(j) = b.at(p0 + p, j0 + j);
+        }
+        for j in width..ld {
+            *row.add(j) = T::default();
         }
     }
 }
 
-/// One `MR × NR` tile: `C (+)= Σ_p a[p] ⊗ b[p]` over `kc` packed steps. `accumulate` resumes
-/// the chains from C (later k blocks); edge tiles go through a staging buffer.
+/// One `MR × (NV·N)` tile: `C (+)= Σ_p A[:, p] ⊗ B[p, :]` over `kc` steps, `A[i, p]` at
+/// `a[i·ars + p·acs]`, `B[p, j]` at `b[p·brs + j]`. Only the first `cols` columns are stored
+/// (a narrower last tile); `accumulate` resumes the chains from C (later k blocks).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn micro<T: Copy + Default, S: Lanes<T>, const MR: usize, const NV: usize>(
+unsafe fn micro<T: Float + Default, S: Lanes<T>, const MR: usize, const NV: usize>(
     kc: usize,
     a: *const T,
+    ars: usize,
+    acs: usize,
     b: *const T,
+    brs: usize,
     c: *mut T,
     ldc: usize,
-    rows: usize,
     cols: usize,
     accumulate: bool,
 ) {
     let nr = NV * S::N;
-    debug_assert!(MR * nr <= MAX_TILE);
-    let full = rows == MR && cols == nr;
-    // Edge tiles are staged so vector loads and stores stay in bounds; only the valid part of
-    // the stage is copied back, so it needs no initialisation.
+    debug_assert!(MR * nr <= MAX_TILE && cols <= nr);
+    let full = cols == nr;
+    // A narrow tile is staged so vector loads and stores stay in bounds; only its valid part
+    // is copied back, so the stage needs no initialisation.
     let mut staging = std::mem::MaybeUninit::<[T; MAX_TILE]>::uninit();
     let stage = staging.as_mut_ptr().cast::<T>();
     let (tile, ld) = if full { (c, ldc) } else { (stage, nr) };
@@ -302,8 +384,7 @@ unsafe fn micro<T: Copy + Default, S: Lanes<T>, const MR: usize, const NV: usize
         if !full {
             for i in 0..MR {
                 for j in 0..nr {
-                    let inside = i < rows && j < cols;
-                    *stage.add(i * nr + j) = if inside {
+                    *stage.add(i * nr + j) = if j < cols {
                         *c.add(i * ldc + j)
                     } else {
                         T::default()
@@ -318,14 +399,14 @@ unsafe fn micro<T: Copy + Default, S: Lanes<T>, const MR: usize, const NV: usize
         }
     }
     for p in 0..kc {
-        let bp = b.add(p * nr);
+        let bp = b.add(p * brs);
         let mut bv = [S::zero(); NV];
         for (v, x) in bv.iter_mut().enumerate() {
             *x = S::load(bp.add(v * S::N));
         }
-        let ap = a.add(p * MR);
+        let ap = a.add(p * acs);
         for (i, row) in acc.iter_mut().enumerate() {
-            let ai = S::splat(*ap.add(i));
+            let ai = S::splat(*ap.add(i * ars));
             for (x, &bx) in row.iter_mut().zip(&bv) {
                 *x = S::fma(ai, bx, *x);
             }
@@ -337,7 +418,7 @@ unsafe fn micro<T: Copy + Default, S: Lanes<T>, const MR: usize, const NV: usize
         }
     }
     if !full {
-        for i in 0..rows {
+        for i in 0..MR {
             for j in 0..cols {
                 *c.add(i * ldc + j) = *stage.add(i * nr + j);
             }
@@ -360,41 +441,8 @@ pub fn gemm<T: GemmElem>(c: &mut [T], ldc: usize, a: MatRef<'_, T>, b: MatRef<'_
         }
         return;
     }
-    let cp = SendPtr(c.as_mut_ptr());
-    let parts = parts(m, n, k);
-    // SAFETY: the blocks below partition the output; `c` is exclusively borrowed and large
-    // enough (checked above).
-    if parts == 1 {
-        unsafe { T::gemm_block(cp.0, ldc, a, b, 0..m, 0..n) };
-        return;
-    }
-    // Split the longer side into `parts` contiguous ranges (whole tiles where possible).
-    let split_rows = m >= n;
-    let (len, unit) = if split_rows { (m, 24) } else { (n, 32) };
-    let step = len.div_ceil(parts).div_ceil(unit) * unit;
-    rayon::scope(|s| {
-        for start in (0..len).step_by(step) {
-            let range = start..(start + step).min(len);
-            s.spawn(move |_| {
-                let cp = cp;
-                let (rows, cols) = if split_rows {
-                    (range, 0..n)
-                } else {
-                    (0..m, range)
-                };
-                unsafe { T::gemm_block(cp.0, ldc, a, b, rows, cols) };
-            });
-        }
-    });
-}
-
-/// How many threads a product of this size is worth.
-fn parts(m: usize, n: usize, k: usize) -> usize {
-    let threads = threads::current_parallelism();
-    if threads <= 1 || m.saturating_mul(n).saturating_mul(k) < PARALLEL_MIN_FMAS {
-        return 1;
-    }
-    threads.min(m.max(n).div_ceil(24)).max(1)
+    // SAFETY: `c` is exclusively borrowed and large enough (checked above).
+    unsafe { T::gemm_block(c.as_mut_ptr(), ldc, a, b, 0..m, 0..n) };
 }
 
 /// `c (m×n) = a (m×k) · b (k×n)`, all row-major.
@@ -452,13 +500,15 @@ mod tests {
         (0..len).map(|i| ((i as f64 + seed) * 0.37).sin()).collect()
     }
 
-    const SHAPES: [(usize, usize, usize); 6] = [
+    const SHAPES: [(usize, usize, usize); 8] = [
         (1, 1, 1),
         (3, 5, 2),
         (17, 33, 9),
         (64, 300, 31),
         (7, 600, 70),
         (130, 20, 100),
+        (50, 1, 70),
+        (1, 784, 100),
     ];
 
     #[test]
@@ -500,19 +550,16 @@ mod tests {
     }
 
     #[test]
-    fn threaded_products_equal_single_threaded() {
-        let (m, k, n) = (200, 700, 150);
+    fn output_blocks_equal_the_whole_product() {
+        let (m, k, n) = (37, 300, 70);
         let a = filled(m * k, 3.0);
         let b = filled(k * n, 4.0);
         let want = naive(&a, &b, m, k, n);
-        for threads in [2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let mut c = vec![0.0; m * n];
-            pool.install(|| matmul(&mut c, &a, &b, m, k, n));
-            assert_eq!(c, want);
+        let mut c = vec![0.0; m * n];
+        let (av, bv) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n));
+        for (rows, cols) in [(0..13, 0..70), (13..37, 0..21), (13..37, 21..70)] {
+            unsafe { f64::gemm_block(c.as_mut_ptr(), n, av, bv, rows, cols) };
         }
+        assert_eq!(c, want);
     }
 }

@@ -17,6 +17,14 @@ pub trait Lanes<T: Copy>: Copy {
     unsafe fn store(p: *mut T, v: Self::V);
     /// `a·b + c`, rounded once.
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// The scalar `a·b + c`, rounded once (for tails).
+    #[inline(always)]
+    unsafe fn fma1(a: T, b: T, c: T) -> T
+    where
+        T: num_traits::Float,
+    {
+        a.mul_add(b, c)
+    }
 }
 
 /// One lane of plain scalar code: the fallback on any CPU.

@@ -104,6 +104,34 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
+/// Defines `pub fn $name<T: Scalar>(args) -> ret` from a body compiled three times (AVX-512,
+/// AVX2+FMA, portable) and dispatched on [`isa`]. The body is plain scalar Rust that the
+/// compiler vectorises; it must not call libm (use `kernels::math`) so all paths agree.
+macro_rules! vectorised {
+    ($(#[$meta:meta])* pub fn $name:ident<T>($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        pub fn $name<T: $crate::scalar::Scalar>($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn body<T: $crate::scalar::Scalar>($($arg: $ty),*) $(-> $ret)? $body
+
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+            unsafe fn avx512<T: $crate::scalar::Scalar>($($arg: $ty),*) $(-> $ret)? {
+                body($($arg),*)
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2<T: $crate::scalar::Scalar>($($arg: $ty),*) $(-> $ret)? {
+                body($($arg),*)
+            }
+
+            $crate::kernels::simd::dispatch!(avx512($($arg),*), avx2($($arg),*), body($($arg),*))
+        }
+    };
+}
+pub(crate) use vectorised;
+
 #[cfg(test)]
 mod tests {
     use super::*;

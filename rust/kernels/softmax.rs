@@ -1,23 +1,26 @@
 //! Softmax and the fused softmax-cross-entropy.
 
+use super::math;
+use super::simd::vectorised;
 use crate::scalar::Scalar;
 
-/// Replaces each row of `z` (rows × cols) by its softmax, shifted by the row max for stability.
-/// Returns nothing; use [`softmax_cross_entropy`] when the loss is wanted too.
-pub fn softmax_rows<T: Scalar>(z: &mut [T], cols: usize) {
-    for row in z.chunks_exact_mut(cols) {
-        softmax_in_place(row);
+vectorised! {
+    /// Replaces each row of `z` (rows × cols) by its softmax, shifted by the row max.
+    pub fn softmax_rows<T>(z: &mut [T], cols: usize) {
+        for row in z.chunks_exact_mut(cols) {
+            softmax_in_place(row);
+        }
     }
 }
 
 /// Softmax of one row in place; returns `log Σ exp(z - max)` and the max, i.e. the pieces of
 /// `logsumexp(z)`.
-#[inline]
+#[inline(always)]
 fn softmax_in_place<T: Scalar>(row: &mut [T]) -> (T, T) {
     let max = row.iter().copied().fold(T::neg_infinity(), T::max);
     let mut sum = T::zero();
     for v in row.iter_mut() {
-        *v = (*v - max).exp();
+        *v = math::exp(*v - max);
         sum = sum + *v;
     }
     let inv = T::one() / sum;
@@ -27,22 +30,24 @@ fn softmax_in_place<T: Scalar>(row: &mut [T]) -> (T, T) {
     (sum.ln(), max)
 }
 
-/// For logits `z` (rows × cols) and class indices `labels`, overwrites `z` with
-/// `dL/dz = (softmax(z) - onehot(label)) · scale` and returns `Σ_rows (logsumexp(z) - z[label])`
-/// accumulated in f64. `scale` is `1/batch` for the mean loss.
-pub fn softmax_cross_entropy<T: Scalar>(z: &mut [T], cols: usize, labels: &[i64], scale: T) -> f64 {
-    let mut total = 0.0f64;
-    for (row, &label) in z.chunks_exact_mut(cols).zip(labels) {
-        let label = label as usize;
-        let z_label = row[label];
-        let (log_sum, max) = softmax_in_place(row);
-        total += (log_sum + max - z_label).f64();
-        row[label] = row[label] - T::one();
-        for v in row.iter_mut() {
-            *v = *v * scale;
+vectorised! {
+    /// For logits `z` (rows × cols) and class indices `labels`, overwrites `z` with
+    /// `dL/dz = (softmax(z) - onehot(label)) · scale` and returns `Σ_rows (logsumexp(z) - z[label])`
+    /// accumulated in f64. `scale` is `1/batch` for the mean loss.
+    pub fn softmax_cross_entropy<T>(z: &mut [T], cols: usize, labels: &[i64], scale: T) -> f64 {
+        let mut total = 0.0f64;
+        for (row, &label) in z.chunks_exact_mut(cols).zip(labels) {
+            let label = label as usize;
+            let z_label = row[label];
+            let (log_sum, max) = softmax_in_place(row);
+            total += (log_sum + max - z_label).f64();
+            row[label] = row[label] - T::one();
+            for v in row.iter_mut() {
+                *v = *v * scale;
+            }
         }
+        total
     }
-    total
 }
 
 #[cfg(test)]

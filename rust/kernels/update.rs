@@ -1,6 +1,6 @@
 //! Optimizer updates: one pass over a parameter, its gradient and its state.
 
-use crate::scalar::Scalar;
+use super::simd::vectorised;
 
 /// The scalars of one SGD step (`torch.optim.SGD`, dampening 0).
 #[derive(Clone, Copy, Debug)]
@@ -13,27 +13,31 @@ pub struct SgdStep<T> {
     pub first: bool,
 }
 
-/// `p -= lr · d` where `g = grad + wd·p`, `buf = μ·buf + g` (or `g` on the first step) and
-/// `d = g + μ·buf` (Nesterov) or `buf`. `buf` is empty when momentum is 0.
-pub fn sgd<T: Scalar>(p: &mut [T], grad: &[T], buf: &mut [T], s: SgdStep<T>) {
-    debug_assert_eq!(p.len(), grad.len());
-    if buf.is_empty() {
-        for (pi, &gi) in p.iter_mut().zip(grad) {
-            let g = gi + s.weight_decay * *pi;
-            *pi = *pi - s.lr * g;
+vectorised! {
+    /// `p -= lr · d` where `g = grad + wd·p`, `buf = μ·buf + g` (or `g` on the first step) and
+    /// `d = g + μ·buf` (Nesterov) or `buf`. `buf` is empty when momentum is 0.
+    pub fn sgd<T>(p: &mut [T], grad: &[T], buf: &mut [T], s: SgdStep<T>) {
+        debug_assert_eq!(p.len(), grad.len());
+        if buf.is_empty() {
+            if s.weight_decay == T::zero() {
+                for (pi, &gi) in p.iter_mut().zip(grad) {
+                    *pi = *pi - s.lr * gi;
+                }
+            } else {
+                for (pi, &gi) in p.iter_mut().zip(grad) {
+                    let g = gi + s.weight_decay * *pi;
+                    *pi = *pi - s.lr * g;
+                }
+            }
+            return;
         }
-        return;
-    }
-    debug_assert_eq!(buf.len(), p.len());
-    for ((pi, &gi), bi) in p.iter_mut().zip(grad).zip(buf.iter_mut()) {
-        let g = gi + s.weight_decay * *pi;
-        *bi = if s.first { g } else { s.momentum * *bi + g };
-        let d = if s.nesterov {
-            g + s.momentum * *bi
-        } else {
-            *bi
-        };
-        *pi = *pi - s.lr * d;
+        debug_assert_eq!(buf.len(), p.len());
+        for ((pi, &gi), bi) in p.iter_mut().zip(grad).zip(buf.iter_mut()) {
+            let g = gi + s.weight_decay * *pi;
+            *bi = if s.first { g } else { s.momentum * *bi + g };
+            let d = if s.nesterov { g + s.momentum * *bi } else { *bi };
+            *pi = *pi - s.lr * d;
+        }
     }
 }
 
@@ -53,17 +57,19 @@ pub struct AdamStep<T> {
     pub decay_factor: T,
 }
 
-/// One Adam step over a parameter with first and second moments `m`, `v`.
-pub fn adam<T: Scalar>(p: &mut [T], grad: &[T], m: &mut [T], v: &mut [T], s: AdamStep<T>) {
-    debug_assert!(p.len() == grad.len() && p.len() == m.len() && p.len() == v.len());
-    let one = T::one();
-    for (((pi, &gi), mi), vi) in p.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
-        let param = *pi * s.decay_factor;
-        let g = gi + s.weight_decay * param;
-        *mi = s.beta1 * *mi + (one - s.beta1) * g;
-        *vi = s.beta2 * *vi + (one - s.beta2) * g * g;
-        let denom = vi.sqrt() / s.bias_correction2_sqrt + s.eps;
-        *pi = param - s.step_size * (*mi / denom);
+vectorised! {
+    /// One Adam step over a parameter with first and second moments `m`, `v`.
+    pub fn adam<T>(p: &mut [T], grad: &[T], m: &mut [T], v: &mut [T], s: AdamStep<T>) {
+        debug_assert!(p.len() == grad.len() && p.len() == m.len() && p.len() == v.len());
+        let one = T::one();
+        for (((pi, &gi), mi), vi) in p.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let param = *pi * s.decay_factor;
+            let g = gi + s.weight_decay * param;
+            *mi = s.beta1 * *mi + (one - s.beta1) * g;
+            *vi = s.beta2 * *vi + (one - s.beta2) * g * g;
+            let denom = vi.sqrt() / s.bias_correction2_sqrt + s.eps;
+            *pi = param - s.step_size * (*mi / denom);
+        }
     }
 }
 

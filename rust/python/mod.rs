@@ -37,6 +37,13 @@ mod _core {
         Ok(crate::threads::set_num_threads(n)?)
     }
 
+    /// The instruction-set path the kernels use: "avx512", "avx2" or "scalar"
+    /// (`FERROPROP_SIMD` forces one; results are bitwise identical on every path).
+    #[pyfunction]
+    fn simd_path() -> &'static str {
+        crate::kernels::simd::isa().name()
+    }
+
     /// The number of threads ferroprop's kernels may use.
     #[pyfunction]
     fn get_num_threads() -> PyResult<usize> {
@@ -44,7 +51,7 @@ mod _core {
     }
 }
 
-/// Runs engine work with the GIL released, where its kernels may use ferroprop's threads.
-fn detached<R: Send>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> PyResult<R> {
-    Ok(py.detach(|| crate::threads::run(f))?)
+/// Runs engine work with the GIL released.
+fn detached<R: Send>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> R {
+    py.detach(f)
 }

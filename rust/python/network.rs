@@ -294,9 +294,9 @@ fn forward<'py, T: Dtype>(
     let out = detached(py, || -> Result<Vec<T>> {
         net.check_inputs(data, rows, cols)?;
         let mut out = vec![T::zero(); rows * n_out];
-        net.forward(data, rows, &mut out);
+        net.forward(data, rows, &mut out)?;
         Ok(out)
-    })??;
+    })?;
     Ok(to_matrix(py, out, rows, n_out)?.into_any())
 }
 
@@ -331,8 +331,8 @@ fn loss<T: Dtype>(
     let (data, rows, cols, targets) = (xm.data(), xm.rows, xm.cols, ym.view());
     Ok(detached(py, || -> Result<f64> {
         net.check_data(data, rows, cols, &targets)?;
-        Ok(net.evaluate(data, rows, &targets).0)
-    })??)
+        Ok(net.evaluate(data, rows, &targets)?.0)
+    })?)
 }
 
 fn gradients<'py, T: Dtype>(
@@ -349,7 +349,7 @@ fn gradients<'py, T: Dtype>(
         let mut grads = net.zero_gradients();
         let loss = net.loss_and_gradients(data, rows, &targets, &mut ws, &mut grads);
         Ok((loss, grads))
-    })??;
+    })?;
     let dw = grads
         .weights
         .into_iter()
@@ -379,12 +379,8 @@ fn step<T: Dtype>(
     let state = T::state_of(&mut opt.state)?;
     Ok(detached(py, || -> Result<f64> {
         net.check_data(data, rows, cols, &targets)?;
-        let mut ws = Workspace::new(net, rows);
-        let mut grads = net.zero_gradients();
-        train::step(
-            net, config, state, data, rows, &targets, &mut ws, &mut grads, None,
-        )
-    })??)
+        train::step(net, config, state, data, rows, &targets)
+    })?)
 }
 
 /// What a fit returned, and the Python error that stopped it (KeyboardInterrupt or the
@@ -456,7 +452,7 @@ fn fit<T: Dtype>(
         if main_thread {
             threads::run_watched(SIGNAL_POLL, work, watch)
         } else {
-            threads::run(move || work(&AtomicBool::new(false)))
+            Ok(work(&AtomicBool::new(false)))
         }
     })?;
     Ok((result, interrupt.or(callback_error)))
