@@ -28,6 +28,8 @@ pub const EVAL_BLOCK: usize = 256;
 pub const ROW_UNIT: usize = 8;
 /// Below this many multiply-adds a call runs on one thread.
 const PARALLEL_MIN_FMAS: usize = 1 << 22;
+/// Below this many multiply-adds per step a fit runs on one thread.
+const STEP_PARALLEL_MIN_FMAS: usize = 1 << 16;
 
 /// A zeroed vector of `len` elements, or an error when it cannot be allocated (a network too
 /// large for memory must raise, not abort the interpreter).
@@ -529,19 +531,33 @@ impl<T: Scalar> Network<T> {
         }
     }
 
-    /// How many threads `rows` samples are worth: waking a thread costs tens of microseconds.
+    /// How many threads one call on `rows` samples is worth: waking a thread costs tens of
+    /// microseconds.
     pub fn members_for(&self, rows: usize) -> usize {
-        let fmas: usize = self
-            .layers
-            .iter()
-            .map(|l| l.weight.len())
-            .sum::<usize>()
-            .saturating_mul(rows);
-        if fmas >= PARALLEL_MIN_FMAS {
+        if self.fmas(rows) >= PARALLEL_MIN_FMAS {
             usize::MAX
         } else {
             1
         }
+    }
+
+    /// How many threads training steps of `rows` samples are worth: a fit wakes its team once,
+    /// then each step costs three barriers of well under a microsecond.
+    pub fn members_for_steps(&self, rows: usize) -> usize {
+        if self.fmas(rows) >= STEP_PARALLEL_MIN_FMAS {
+            usize::MAX
+        } else {
+            1
+        }
+    }
+
+    /// Multiply-adds of one forward pass over `rows` samples.
+    fn fmas(&self, rows: usize) -> usize {
+        self.layers
+            .iter()
+            .map(|l| l.weight.len())
+            .sum::<usize>()
+            .saturating_mul(rows)
     }
 
     /// Loss and gradients of one batch by one member of `team`: the forward and delta passes

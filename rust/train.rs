@@ -278,7 +278,7 @@ pub fn fit<T: Scalar>(
     state.bind(config, net)?;
     let first_step = state.steps();
     let batch_rows = fit.batch_size.min(train.rows);
-    let members = net.members_for(batch_rows);
+    let members = net.members_for_steps(batch_rows);
     let mut buffers = StepBuffers::new(net, batch_rows);
     let mut order: Vec<usize> = (0..train.rows).collect();
     let order_view = Shared::new(&mut order);
