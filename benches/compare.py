@@ -5,8 +5,8 @@ From a fresh clone, one command after installing ferroprop, the peers and the da
     pip install .                                # ferroprop (a release build)
     pip install jax jaxlib scikit-learn          # the peers; PyTorch is used when importable
     apt-get install -y dataset-fashion-mnist     # Fashion-MNIST (Debian/Ubuntu)
-    python benches/compare.py                    # about 6-8 minutes on the 2-core Zen 4 VM
-    python benches/compare.py --quick            # smoke test, about 1.5 minutes
+    python benches/compare.py                    # about 10-12 minutes on the 2-core Zen 4 VM
+    python benches/compare.py --quick            # smoke test, about 3 minutes
 
 Markdown goes to stdout (progress to stderr); the raw numbers to ``--json``
 (default ``benches/results.json``). A missing peer is skipped; the NumPy reference always runs.
@@ -40,15 +40,23 @@ How:
 * Threads: OpenBLAS gets 2 threads at start-up (set here before NumPy loads). OpenBLAS with 2
   threads is often slower than with 1 at these small shapes, so the NumPy, scikit-learn and torch
   peers run with both 1 and 2 threads (``--peer-threads``) and each ratio uses the peer's faster
-  setting, marked ``(1t)``/``(2t)``. JAX/XLA uses all visible cores.
+  setting, marked ``(1t)``/``(2t)``; a setting below half the speed of the other after two
+  repetitions is not timed further (it cannot win, and a collapsed OpenBLAS would dominate the
+  run time). JAX/XLA uses all visible cores.
 * Correctness, so that a fast wrong answer cannot pass: (1) fixed-order runs
   (``fit(shuffle=False)`` against the same batches in every peer, from the same weights,
-  including a partial last batch) must agree with the NumPy reference to ``--loss-rtol`` in the
-  epoch's mean loss and in the loss on a fixed subset, and to ``--param-atol`` in every
-  parameter; if ferroprop does not, the exit status is 1. (2) After the timed epochs, every
-  implementation's loss on a fixed subset of the training set is compared with the NumPy
-  reference's (different shuffles, so only "within a few %" is expected); ferroprop being worse
-  than ``--trained-rtol`` is also a failure.
+  partial last batch included) at every batch size and both widths: in float32 every
+  implementation must agree with the NumPy reference to ``--loss-rtol`` (epoch mean loss, loss
+  on a fixed subset) and ``--param-atol`` (every parameter; ReLU units sitting at zero let fp32
+  runs drift apart a little), and in float64 ferroprop (2 and 1 threads) must agree with it to
+  1e-8. (2) After the timed epochs (different shuffles, so only similar losses are expected)
+  ferroprop's mean loss over its last epoch must not exceed the worst peer's by more than
+  ``--trained-rtol`` (4x that at batch 1, where lr 0.1 keeps SGD chaotic), and the loss of its
+  final parameters on a fixed subset not by more than 50 % (a "did it train at all" check: that
+  loss varies by up to ~25 % between shuffles). (3) ``predict`` outputs must match NumPy's.
+  If ferroprop fails any of these, or raises, the exit status is 1; a peer's problems are
+  reported as warnings.
+* Noise: this VM is shared; the report warns when the GEMM rate varied by more than 30 %.
 """
 
 from __future__ import annotations
@@ -636,6 +644,12 @@ CHECK_PLAN = [  # widths, batch, full batches, rows in the partial last batch
     (WIDE, 1024, 6, 300),
 ]
 F64_TOL = 1e-8  # float64 runs: relative loss and absolute parameter tolerance
+# A peer's thread setting that is below half the speed of its other setting after PRUNE_AFTER
+# repetitions stops being timed (it cannot become the peer's best; OpenBLAS with 2 threads can
+# be 5x slower than with 1 at these shapes on a busy machine, and would dominate the run time).
+PRUNE_AFTER = 2
+PRUNE_BELOW = 0.5
+SUBSET_SLACK = 0.5  # see judge()
 
 
 def guarded_run(impl: Impl) -> str | None:
@@ -778,10 +792,11 @@ def time_training(
                 errors[impl.name] = f"warm-up: {type(err).__name__}: {err}"
     times: dict[str, list[float]] = {i.name: [] for i in impls}
     samples: dict[str, int] = {}
+    pruned: set[str] = set()
     for rep in range(repeats):
         order = impls[rep % len(impls) :] + impls[: rep % len(impls)]
         for impl in order:
-            if impl.name in errors:
+            if impl.name in errors or impl.name in pruned:
                 continue
             with impl.thread_context():
                 impl.prepare(rep)
@@ -804,6 +819,10 @@ def time_training(
         if gemm is not None:
             line += f"; GEMM {gemm.measure('interleaved')[0]:.0f} GFLOPS"
         log(f"{cfg.title} rep {rep + 1}/{repeats}: {line}")
+        if rep + 1 == PRUNE_AFTER < repeats:
+            pruned = slow_variants(impls, samples, times, errors)
+            if pruned:
+                log(f"{cfg.title}: no longer timing {', '.join(sorted(pruned))} (< half the speed)")
     result: dict[str, Any] = {
         "title": cfg.title,
         "widths": list(cfg.widths),
@@ -814,7 +833,12 @@ def time_training(
         "impls": {},
     }
     for impl in impls:
-        entry: dict[str, Any] = {"peer": impl.peer, "threads": impl.threads, "median": math.nan}
+        entry: dict[str, Any] = {
+            "peer": impl.peer,
+            "threads": impl.threads,
+            "median": math.nan,
+            "pruned": impl.name in pruned,
+        }
         if impl.name in errors:
             entry["error"] = errors[impl.name]
         else:
@@ -835,6 +859,27 @@ def time_training(
             }
         result["impls"][impl.name] = entry
     return result
+
+
+def slow_variants(
+    impls: list[Impl],
+    samples: dict[str, int],
+    times: dict[str, list[float]],
+    errors: dict[str, str],
+) -> set[str]:
+    """Names of peer thread settings slower than PRUNE_BELOW x the same peer's fastest."""
+    medians = {
+        i.name: statistics.median(samples[i.name] / t for t in times[i.name])
+        for i in impls
+        if i.name not in errors and times[i.name]
+    }
+    slow = set()
+    for peer in {i.peer for i in impls if i.peer != "ferroprop"}:
+        mine = [medians[i.name] for i in impls if i.peer == peer and i.name in medians]
+        for i in impls:
+            if i.peer == peer and i.name in medians and medians[i.name] < PRUNE_BELOW * max(mine):
+                slow.add(i.name)
+    return slow
 
 
 def best_of(result: dict[str, Any], peer: str) -> tuple[str, dict[str, Any]] | None:
@@ -1097,39 +1142,51 @@ def judge(
                     f"{r['max_abs_param_diff']:.1e}; tolerances {chk['loss_rtol']:g} / "
                     f"{chk['param_atol']:g})",
                 )
-    # After the timed epochs the shuffles differ (ferroprop's and sklearn's are their own), so
-    # ferroprop is only required to land within the peers' range, widened by trained_rtol.
+    # After the timed epochs the shuffles differ (ferroprop's and sklearn's are their own). The
+    # loss of the final parameters then varies by up to ~25% between shuffles, the mean loss over
+    # the last epoch by < 1% (B >= 16; ~15% at B=1, where lr 0.1 keeps the loss near chance).
+    # So ferroprop's last-epoch mean loss must not exceed the worst peer's by more than
+    # trained_rtol (4x that at B=1), and its final subset loss, an independent measurement,
+    # not the worst peer's by more than SUBSET_SLACK (this catches "did not train").
     for res in training.values():
         impls = res["impls"]
-        peer_losses = [
-            v["subset_loss"]
+        peers_ok = [
+            v
             for v in impls.values()
-            if v["peer"] != "ferroprop" and "error" not in v and math.isfinite(v["subset_loss"])
+            if v["peer"] != "ferroprop" and "error" not in v and not v["pruned"]
         ]
-        lo, hi = (min(peer_losses), max(peer_losses)) if peer_losses else (math.nan, math.nan)
-        res["peer_loss_range"] = [lo, hi]
         for name, v in impls.items():
             if "error" in v:
                 complain(v["peer"], f"{res['title']}: {name} failed: {v['error']}")
-                continue
-            loss = v["subset_loss"]
-            if not math.isfinite(loss):
+            elif not (math.isfinite(v["subset_loss"]) and math.isfinite(v["last_epoch_loss"])):
                 complain(v["peer"], f"{res['title']}: {name} trained to a non-finite loss")
-            elif v["peer"] == "ferroprop" and peer_losses:
-                if not loss <= hi * (1 + trained_rtol):
-                    v["loss_check"] = "above peers"
-                    failures.append(
-                        f"{res['title']}: {name} trained to loss {loss:.4f}, above every peer "
-                        f"(range {lo:.4f}–{hi:.4f}) by more than {100 * trained_rtol:g}%"
-                    )
-                elif loss < lo * (1 - trained_rtol):
-                    v["loss_check"] = "below peers"
-                    warn.append(
-                        f"{res['title']}: {name} trained to loss {loss:.4f}, below every peer "
-                        f"(range {lo:.4f}–{hi:.4f}) by more than {100 * trained_rtol:g}%"
-                    )
-                else:
-                    v["loss_check"] = "ok"
+        epoch_losses = [
+            v["last_epoch_loss"] for v in peers_ok if math.isfinite(v["last_epoch_loss"])
+        ]
+        subset_losses = [v["subset_loss"] for v in peers_ok if math.isfinite(v["subset_loss"])]
+        if not epoch_losses or not subset_losses:
+            warn.append(f"{res['title']}: no peer finished, so ferroprop's loss is unchecked")
+            continue
+        tol = trained_rtol * (4 if res["batch"] == 1 else 1)
+        bounds = {
+            "last_epoch_loss": max(epoch_losses) * (1 + tol),
+            "subset_loss": max(subset_losses) * (1 + SUBSET_SLACK),
+        }
+        res["loss_bounds"] = bounds
+        for name, v in impls.items():
+            if v["peer"] != "ferroprop" or "error" in v:
+                continue
+            problems = [
+                f"{what.replace('_', ' ')} {v[what]:.4f} > {bound:.4f} (worst peer + "
+                f"{100 * slack:g}%)"
+                for (what, bound), slack in zip(bounds.items(), (tol, SUBSET_SLACK), strict=True)
+                if not v[what] <= bound
+            ]
+            v["loss_check"] = "; ".join(problems) or "ok"
+            if problems:
+                failures.append(
+                    f"{res['title']}: {name} trained worse than every peer: {v['loss_check']}"
+                )
     for label, table in (("predict 1 row", single or {}), ("predict 10k rows", batch or {})):
         for name, v in table.items():
             if not v["max_abs_diff_vs_numpy"] <= 1e-4:
@@ -1149,7 +1206,7 @@ def report(res: dict[str, Any], args: Any) -> str:
     env = res["environment"]
     out.append(
         f"Started {res['started']}; wall time {res['duration_s']:.0f} s"
-        + (" (--quick: 3 repetitions, 1/5 of the rows)" if args.quick else "")
+        + (" (--quick: 1/5 of the rows, shorter checks)" if args.quick else "")
     )
     out.append("")
     out.append(
@@ -1262,47 +1319,42 @@ def report(res: dict[str, Any], args: Any) -> str:
 
         out.append("\n### Every implementation: spread, and loss after the timed epochs\n")
         out.append(
-            f"Loss and accuracy on the first {EVAL_ROWS:,} training rows after {res['repeats']} "
-            "timed epochs from the same weights (float64 evaluation). NumPy, JAX and torch saw "
-            "the same shuffles, ferroprop and sklearn their own, so only similar losses are "
-            "expected; ferroprop must not be worse than every peer by more than "
-            f"{100 * args.trained_rtol:g}% (Δ is relative to the first NumPy ref row).\n"
+            f"After {res['repeats']} timed epochs from the same weights: each implementation's "
+            f"own mean loss over its last epoch, and the loss and accuracy of its final "
+            f"parameters on the first {EVAL_ROWS:,} training rows (float64 evaluation). NumPy, "
+            "JAX and torch saw the same shuffles, ferroprop and sklearn their own, so only "
+            "similar losses are expected: ferroprop fails if its last-epoch loss exceeds the "
+            f"worst peer's by more than {100 * args.trained_rtol:g}% ({400 * args.trained_rtol:g}"
+            f"% at B=1) or its subset loss by more than {100 * SUBSET_SLACK:g}%. A peer's thread "
+            f"setting below half the speed of its other one after {PRUNE_AFTER} epochs was not "
+            "timed further (pruned; it trained fewer epochs and is not in the comparison).\n"
         )
         rows = []
         for r in training.values():
-            ref = next(
-                (
-                    v["subset_loss"]
-                    for v in r["impls"].values()
-                    if v["peer"] == "numpy" and "subset_loss" in v
-                ),
-                math.nan,
-            )
             for name, v in r["impls"].items():
                 if "error" in v:
-                    rows.append([r["title"], name, "", "", "", "", "", "", f"**{v['error']}**"])
+                    rows.append([r["title"], name] + [""] * 8 + [f"**{v['error']}**"])
                     continue
-                d = (v["subset_loss"] - ref) / ref
-                flag = {"above peers": " **above peers**", "below peers": " (below peers)"}.get(
-                    v.get("loss_check", ""), ""
-                )
+                check = v.get("loss_check", "")
                 rows.append(
                     [
                         r["title"],
                         name,
+                        f"{len(v['seconds'])}" + (" (pruned)" if v["pruned"] else ""),
                         f"{v['samples_per_epoch']:,}",
                         fmt_rate(v["median"]),
                         f"{fmt_rate(v['min'])}–{fmt_rate(v['max'])}",
                         f"{v['us_per_step']:,.1f}",
+                        f"{v['last_epoch_loss']:.4f}",
                         f"{v['subset_loss']:.4f}",
                         f"{v['subset_accuracy']:.4f}",
-                        f"{100 * d:+.1f}%{flag}",
+                        check if check in ("", "ok") else f"**{check}**",
                     ]
                 )
         out.append(
             md_table(
-                ["config", "implementation", "samples/epoch", "samples/s", "min–max", "µs/step",
-                 "loss", "accuracy", "Δloss"],
+                ["config", "implementation", "epochs", "samples/epoch", "samples/s", "min–max",
+                 "µs/step", "last-epoch loss", "subset loss", "subset acc", "loss check"],
                 rows,
             )
         )  # fmt: skip
@@ -1442,8 +1494,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--trained-rtol",
         type=float,
         default=0.10,
-        help="after the timed epochs (different shuffles): how far ferroprop's loss may lie "
-        "above the worst peer's, relative",
+        help="after the timed epochs (different shuffles): how far ferroprop's last-epoch mean "
+        "loss may lie above the worst peer's, relative (4x at batch 1)",
     )
     p.add_argument("--strict", action="store_true", help="exit 2 when a target is missed")
     args = p.parse_args(argv)

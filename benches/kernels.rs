@@ -94,6 +94,31 @@ fn bench_elementwise(c: &mut Criterion) {
             bench.iter(|| kernels::bias_activation(&mut z, &mut a, &bias, act))
         });
     }
+    // The batch-1 update of a 784×100 layer: stored gradient vs outer product formed per row.
+    let (fan_in, fan_out) = (784, 100);
+    let mut w = filled(fan_in * fan_out, 7.0);
+    let dense = filled(fan_in * fan_out, 8.0);
+    let (xa, dz) = (filled(fan_in, 9.0), filled(fan_out, 10.0));
+    let mut scratch = vec![0f32; kernels::OUTER_BLOCK_ROWS * fan_out];
+    let step = kernels::SgdStep {
+        lr: 1e-3,
+        momentum: 0.0,
+        weight_decay: 0.0,
+        nesterov: false,
+        first: false,
+    };
+    group.throughput(Throughput::Elements((fan_in * fan_out) as u64));
+    group.bench_function("sgd dense 784x100", |bench| {
+        bench.iter(|| kernels::sgd(&mut w, kernels::Grad::Dense(&dense), &mut [], step, &mut []))
+    });
+    group.bench_function("sgd outer 784x100", |bench| {
+        let grad = kernels::Grad::Outer { a: &xa, dz: &dz };
+        bench.iter(|| kernels::sgd(&mut w, grad, &mut [], step, &mut scratch))
+    });
+    let mut z1 = vec![0f32; fan_out];
+    group.bench_function("gemv 1x784x100", |bench| {
+        bench.iter(|| kernels::matmul(&mut z1, &xa, &dense, 1, fan_in, fan_out))
+    });
     let labels: Vec<i64> = (0..rows as i64).map(|i| i % 10).collect();
     let logits = filled(rows * 10, 5.0);
     let mut work = logits.clone();

@@ -29,7 +29,7 @@ pub const ROW_UNIT: usize = 8;
 /// Below this many multiply-adds a call runs on one thread.
 const PARALLEL_MIN_FMAS: usize = 1 << 22;
 /// Below this many multiply-adds per step a fit runs on one thread.
-const STEP_PARALLEL_MIN_FMAS: usize = 1 << 16;
+const STEP_PARALLEL_MIN_FMAS: usize = 1 << 20;
 
 /// A zeroed vector of `len` elements, or an error when it cannot be allocated (a network too
 /// large for memory must raise, not abort the interpreter).
@@ -586,21 +586,7 @@ impl<T: Scalar> Network<T> {
     where
         T: 't,
     {
-        let last = self.layers.len() - 1;
-        let n_out = self.n_outputs();
-        let total = self.loss.count(rows, n_out);
-        let mine = team.share(rows, ROW_UNIT);
-        self.forward_rows(params, x, mine.clone(), ws);
-        // Output deltas and the loss, summed per fixed block of rows.
-        for start in mine.clone().step_by(ROW_UNIT) {
-            let end = (start + ROW_UNIT).min(mine.end);
-            let dz = ws.dz[last].part(start * n_out..end * n_out);
-            dz.copy_from_slice(&ws.z[last].read()[start * n_out..end * n_out]);
-            block_losses.part(start / ROW_UNIT..start / ROW_UNIT + 1)[0] =
-                self.loss
-                    .sum_and_grad(dz, n_out, &targets(start..end), total);
-        }
-        self.backprop_rows(params, mine, ws);
+        self.deltas(team, params, x, rows, targets, ws, block_losses);
         team.sync();
 
         let mut finite = true;
@@ -626,18 +612,97 @@ impl<T: Scalar> Network<T> {
         }
         let mut loss = f64::NAN;
         if team.is_leader() {
-            for (l, layer) in self.layers.iter().enumerate() {
-                let db = grads.biases[l].part(0..layer.fan_out);
-                kernels::column_sums(db, &ws.dz[l].read()[..rows * layer.fan_out]);
-                finite &= kernels::all_finite(db);
-            }
-            loss = block_losses.read()[..rows.div_ceil(ROW_UNIT)]
-                .iter()
-                .sum::<f64>()
-                / total as f64;
+            finite &= self.bias_gradients(rows, ws, grads);
+            loss = self.batch_loss(rows, block_losses);
             finite &= loss.is_finite();
         }
         (loss, finite)
+    }
+
+    /// This member's share of the forward and delta passes of a batch: `z`, `a` and `dz` of
+    /// its rows, and the loss summed per block of [`ROW_UNIT`] rows into `block_losses`.
+    ///
+    /// # Safety
+    /// As [`Self::batch_gradients`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn deltas<'t>(
+        &self,
+        team: &Team<'_>,
+        params: &ParamsView<'_, T>,
+        x: MatRef<'_, T>,
+        rows: usize,
+        targets: impl Fn(Range<usize>) -> Targets<'t, T>,
+        ws: &WorkspaceView<'_, T>,
+        block_losses: Shared<'_, f64>,
+    ) where
+        T: 't,
+    {
+        let last = self.layers.len() - 1;
+        let n_out = self.n_outputs();
+        let total = self.loss.count(rows, n_out);
+        let mine = team.share(rows, ROW_UNIT);
+        self.forward_rows(params, x, mine.clone(), ws);
+        for start in mine.clone().step_by(ROW_UNIT) {
+            let end = (start + ROW_UNIT).min(mine.end);
+            let dz = ws.dz[last].part(start * n_out..end * n_out);
+            dz.copy_from_slice(&ws.z[last].read()[start * n_out..end * n_out]);
+            let sum = self
+                .loss
+                .sum_and_grad(dz, n_out, &targets(start..end), total);
+            block_losses.part(start / ROW_UNIT..start / ROW_UNIT + 1)[0] = sum;
+        }
+        self.backprop_rows(params, mine, ws);
+    }
+
+    /// The mean loss of a batch from its per-block sums, added in block order.
+    ///
+    /// # Safety
+    /// Every member must have finished [`Self::deltas`] (a barrier).
+    pub(crate) unsafe fn batch_loss(&self, rows: usize, block_losses: Shared<'_, f64>) -> f64 {
+        let total = self.loss.count(rows, self.n_outputs());
+        block_losses.read()[..rows.div_ceil(ROW_UNIT)]
+            .iter()
+            .sum::<f64>()
+            / total as f64
+    }
+
+    /// Every bias gradient (column sums of the deltas); whether they are finite.
+    ///
+    /// # Safety
+    /// Every member must have finished [`Self::deltas`]; only one thread may call this.
+    pub(crate) unsafe fn bias_gradients(
+        &self,
+        rows: usize,
+        ws: &WorkspaceView<'_, T>,
+        grads: &GradientsView<'_, T>,
+    ) -> bool {
+        let mut finite = true;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let db = grads.biases[l].part(0..layer.fan_out);
+            kernels::column_sums(db, &ws.dz[l].read()[..rows * layer.fan_out]);
+            finite &= kernels::all_finite(db);
+        }
+        finite
+    }
+
+    /// For a batch of one row after [`Self::deltas`]: layer `l`'s input row and output delta,
+    /// whose outer product is its weight gradient.
+    ///
+    /// # Safety
+    /// The deltas must be complete and not written meanwhile.
+    pub(crate) unsafe fn row_factors<'w>(
+        &self,
+        l: usize,
+        x: &'w [T],
+        ws: &WorkspaceView<'w, T>,
+    ) -> (&'w [T], &'w [T]) {
+        let layer = &self.layers[l];
+        let input = if l == 0 {
+            &x[..layer.fan_in]
+        } else {
+            &ws.a[l - 1].read()[..layer.fan_in]
+        };
+        (input, &ws.dz[l].read()[..layer.fan_out])
     }
 
     /// The forward pass for rows `rows` of the batch `x` into `ws` (z and a of every layer).

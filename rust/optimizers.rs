@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::Shared;
-use crate::kernels::{self, AdamStep, SgdStep};
+use crate::kernels::{self, AdamStep, Grad, SgdStep};
 use crate::network::{Gradients, Network};
 use crate::scalar::Scalar;
 
@@ -124,7 +124,15 @@ impl OptimizerConfig {
     /// One update of `param` from `grad` at step `t` (1-based), given this parameter's
     /// buffers (`[momentum]`, `[]`, or `[m, v]`). Elementwise, so any split of a parameter
     /// into ranges updates it exactly as a whole.
-    pub fn update<T: Scalar>(&self, t: u64, param: &mut [T], grad: &[T], buffers: &mut [&mut [T]]) {
+    /// `scratch` holds one row of an outer-product gradient (empty for a stored one).
+    pub fn update<T: Scalar>(
+        &self,
+        t: u64,
+        param: &mut [T],
+        grad: Grad<'_, T>,
+        buffers: &mut [&mut [T]],
+        scratch: &mut [T],
+    ) {
         match *self {
             OptimizerConfig::Sgd {
                 lr,
@@ -140,7 +148,7 @@ impl OptimizerConfig {
                     first: t == 1,
                 };
                 let buf = buffers.first_mut().map_or(&mut [][..], |b| &mut b[..]);
-                kernels::sgd(param, grad, buf, step);
+                kernels::sgd(param, grad, buf, step, scratch);
             }
             OptimizerConfig::Adam {
                 lr,
@@ -165,7 +173,7 @@ impl OptimizerConfig {
                     }),
                 };
                 let (m, v) = buffers.split_at_mut(1);
-                kernels::adam(param, grad, m[0], v[0], step);
+                kernels::adam(param, grad, m[0], v[0], step, scratch);
             }
         }
     }
@@ -248,7 +256,7 @@ impl<T: Scalar> OptimizerState<T> {
         let t = self.steps;
         for ((param, grad), slot) in net.parameters_with(grads).zip(self.slots.iter_mut()) {
             let mut buffers: Vec<&mut [T]> = slot.iter_mut().map(|b| &mut b[..]).collect();
-            config.update(t, param, grad, &mut buffers);
+            config.update(t, param, Grad::Dense(grad), &mut buffers, &mut []);
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::kernels::Shared;
+use crate::kernels::{self, Grad, MatRef, Shared};
 use crate::losses::Targets;
 use crate::network::{
     Gradients, GradientsView, Network, ParamsView, Workspace, WorkspaceView, EVAL_BLOCK, ROW_UNIT,
@@ -68,6 +68,8 @@ struct Stepper<'a, T> {
     classes: Shared<'a, i64>,
     values: Shared<'a, T>,
     block_losses: Shared<'a, f64>,
+    /// A block of rows of an outer-product gradient (batches of one).
+    scratch: Shared<'a, T>,
     /// Per member: whether everything it computed in this step is finite.
     finite: Vec<AtomicBool>,
 }
@@ -80,6 +82,7 @@ struct StepBuffers<T> {
     classes: Vec<i64>,
     values: Vec<T>,
     block_losses: Vec<f64>,
+    scratch: Vec<T>,
 }
 
 impl<T: Scalar> StepBuffers<T> {
@@ -91,6 +94,10 @@ impl<T: Scalar> StepBuffers<T> {
             classes: vec![0; rows],
             values: vec![T::zero(); rows * net.n_outputs()],
             block_losses: vec![0.0; rows.div_ceil(ROW_UNIT)],
+            scratch: vec![
+                T::zero();
+                kernels::OUTER_BLOCK_ROWS * net.widths().into_iter().max().unwrap_or(0)
+            ],
         }
     }
 }
@@ -114,6 +121,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             classes: Shared::new(&mut buffers.classes),
             values: Shared::new(&mut buffers.values),
             block_losses: Shared::new(&mut buffers.block_losses),
+            scratch: Shared::new(&mut buffers.scratch),
             finite: (0..threads::num_threads().unwrap_or(1))
                 .map(|_| AtomicBool::new(true))
                 .collect(),
@@ -156,6 +164,9 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             }
         };
         let x = self.x.matrix(rows, n_in);
+        if rows == 1 && team.size() == 1 {
+            return self.step_one(x, targets, t);
+        }
         let (loss, finite) = self.net.batch_gradients(
             team,
             &self.params,
@@ -178,33 +189,73 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         for (l, layer) in self.net.layers().iter().enumerate() {
             let r = team.share(layer.fan_in, ROW_UNIT);
             let span = r.start * layer.fan_out..r.end * layer.fan_out;
-            self.update(
-                2 * l,
-                t,
-                &self.params.weights[l],
-                &self.grads.weights[l],
-                span,
-            );
+            let grad = Grad::Dense(self.grads.weights[l].part(span.clone()));
+            self.update(2 * l, t, &self.params.weights[l], grad, span);
             if team.is_leader() {
-                self.update(
-                    2 * l + 1,
-                    t,
-                    &self.params.biases[l],
-                    &self.grads.biases[l],
-                    0..layer.fan_out,
-                );
+                self.update_bias(l, t);
             }
         }
         (loss, true)
     }
 
-    /// Updates elements `span` of parameter tensor `index`.
+    /// Updates layer `l`'s bias from its stored gradient.
+    unsafe fn update_bias(&self, l: usize, t: u64) {
+        let bias = &self.params.biases[l];
+        let grad = Grad::Dense(self.grads.biases[l].part(0..bias.len()));
+        self.update(2 * l + 1, t, bias, grad, 0..bias.len());
+    }
+
+    /// A step on a batch of one row, alone: the weight gradients are outer products that the
+    /// update forms row by row instead of storing (a third of the memory traffic). Finiteness
+    /// is checked without them: the largest element is `max|a| · max|dz|`.
+    unsafe fn step_one(
+        &self,
+        x: MatRef<'_, T>,
+        targets: impl Fn(Range<usize>) -> Targets<'a, T>,
+        t: u64,
+    ) -> (f64, bool) {
+        let team = Team::solo();
+        self.net.deltas(
+            &team,
+            &self.params,
+            x,
+            1,
+            targets,
+            &self.ws,
+            self.block_losses,
+        );
+        let loss = self.net.batch_loss(1, self.block_losses);
+        let x = &self.x.read()[..self.net.n_inputs()];
+        let mut finite = loss.is_finite() && self.net.bias_gradients(1, &self.ws, &self.grads);
+        for l in 0..self.net.layers().len() {
+            let (a, dz) = self.net.row_factors(l, x, &self.ws);
+            finite &= kernels::all_finite(a) && kernels::all_finite(dz);
+            finite &= (kernels::max_abs(a) * kernels::max_abs(dz)).is_finite();
+        }
+        if !finite {
+            return (loss, false);
+        }
+        for (l, layer) in self.net.layers().iter().enumerate() {
+            let (a, dz) = self.net.row_factors(l, x, &self.ws);
+            self.update(
+                2 * l,
+                t,
+                &self.params.weights[l],
+                Grad::Outer { a, dz },
+                0..layer.fan_in * layer.fan_out,
+            );
+            self.update_bias(l, t);
+        }
+        (loss, true)
+    }
+
+    /// Updates elements `span` of parameter tensor `index` from `grad` (which covers `span`).
     unsafe fn update(
         &self,
         index: usize,
         t: u64,
         param: &Shared<'_, T>,
-        grad: &Shared<'_, T>,
+        grad: Grad<'_, T>,
         span: Range<usize>,
     ) {
         let mut buffers: [&mut [T]; 2] = [&mut [], &mut []];
@@ -212,11 +263,13 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         for (dst, buf) in buffers.iter_mut().zip(slot) {
             *dst = buf.part(span.clone());
         }
+        let scratch = self.scratch.part(0..self.scratch.len());
         self.config.update(
             t,
-            param.part(span.clone()),
-            grad.part(span),
+            param.part(span),
+            grad,
             &mut buffers[..slot.len()],
+            scratch,
         );
     }
 }

@@ -85,6 +85,13 @@ vectorised! {
 }
 
 vectorised! {
+    /// The largest `|v_i|` (0 for an empty slice; NaNs are ignored, check [`all_finite`]).
+    pub fn max_abs<T>(v: &[T]) -> T {
+        v.iter().fold(T::zero(), |m, x| m.max(x.abs()))
+    }
+}
+
+vectorised! {
     /// `dst[j] = Σ_i src[i, j]` over the rows of `src` (rows × dst.len()), in row order.
     pub fn column_sums<T>(dst: &mut [T], src: &[T]) {
         let cols = dst.len();

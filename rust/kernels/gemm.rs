@@ -215,6 +215,10 @@ unsafe fn block<
         outer::<T, S>(c, ldc, a, b, rows, cols);
         return;
     }
+    if rows.len() == 1 && direct {
+        gemv::<T, S>(c.add(rows.start * ldc), a, rows.start, b, cols);
+        return;
+    }
     PACK.with(|cell| {
         // A fresh buffer if this thread is somehow already packing (never in practice).
         let mut spare = Vec::new();
@@ -329,6 +333,77 @@ unsafe fn outer<T: Float + Default, S: Lanes<T>>(
         for j in vectors * S::N..cols.len() {
             *ci.add(j) = S::fma1(ai, *b0.add(j), T::default());
         }
+    }
+}
+
+/// One row of C, `c[j] = Σ_p A[i, p]·B[p, j]`: streams B row by row (each cache line read
+/// once) with up to [`GEMV_VECTORS`] vector accumulators per pass and scalar chains for the
+/// last `< N` columns. Same chains, in the same order, as the microkernel.
+#[inline(always)]
+unsafe fn gemv<T: Float + Default, S: Lanes<T>>(
+    c: *mut T,
+    a: MatRef<'_, T>,
+    i: usize,
+    b: MatRef<'_, T>,
+    cols: Range<usize>,
+) {
+    let width = GEMV_VECTORS * S::N;
+    let mut j0 = cols.start;
+    while j0 < cols.end {
+        let n = width.min(cols.end - j0);
+        let (vectors, tail) = (n / S::N, n % S::N);
+        match vectors {
+            0 => gemv_pass::<T, S, 0>(c, a, i, b, j0, tail),
+            1 => gemv_pass::<T, S, 1>(c, a, i, b, j0, tail),
+            2 => gemv_pass::<T, S, 2>(c, a, i, b, j0, tail),
+            3 => gemv_pass::<T, S, 3>(c, a, i, b, j0, tail),
+            4 => gemv_pass::<T, S, 4>(c, a, i, b, j0, tail),
+            5 => gemv_pass::<T, S, 5>(c, a, i, b, j0, tail),
+            6 => gemv_pass::<T, S, 6>(c, a, i, b, j0, tail),
+            7 => gemv_pass::<T, S, 7>(c, a, i, b, j0, tail),
+            _ => gemv_pass::<T, S, 8>(c, a, i, b, j0, tail),
+        }
+        j0 += n;
+    }
+}
+
+/// Vectors of columns one GEMV pass keeps in registers.
+const GEMV_VECTORS: usize = 8;
+
+/// `NV` vectors then `tail < N` scalar columns of one row of C, starting at column `j0`.
+#[inline(always)]
+unsafe fn gemv_pass<T: Float + Default, S: Lanes<T>, const NV: usize>(
+    c: *mut T,
+    a: MatRef<'_, T>,
+    i: usize,
+    b: MatRef<'_, T>,
+    j0: usize,
+    tail: usize,
+) {
+    let mut acc = [S::zero(); NV];
+    let mut rest = [T::zero(); 16];
+    for p in 0..a.cols {
+        let x = a.at(i, p);
+        // A zero input adds ±0, which leaves every chain unchanged (the chains start at +0 and
+        // B is finite), so its row of B need not be read: sparse inputs such as images and
+        // ReLU outputs skip much of the pass with bitwise the same result.
+        if x == T::zero() {
+            continue;
+        }
+        let row = b.ptr.add(p * b.rs + j0);
+        let xv = S::splat(x);
+        for (v, acc) in acc.iter_mut().enumerate() {
+            *acc = S::fma(xv, S::load(row.add(v * S::N)), *acc);
+        }
+        for (t, r) in rest.iter_mut().enumerate().take(tail) {
+            *r = S::fma1(x, *row.add(NV * S::N + t), *r);
+        }
+    }
+    for (v, &x) in acc.iter().enumerate() {
+        S::store(c.add(j0 + v * S::N), x);
+    }
+    for (t, &r) in rest.iter().enumerate().take(tail) {
+        *c.add(j0 + NV * S::N + t) = r;
     }
 }
 

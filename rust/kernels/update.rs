@@ -13,31 +13,73 @@ pub struct SgdStep<T> {
     pub first: bool,
 }
 
-vectorised! {
-    /// `p -= lr · d` where `g = grad + wd·p`, `buf = μ·buf + g` (or `g` on the first step) and
-    /// `d = g + μ·buf` (Nesterov) or `buf`. `buf` is empty when momentum is 0.
-    pub fn sgd<T>(p: &mut [T], grad: &[T], buf: &mut [T], s: SgdStep<T>) {
-        debug_assert_eq!(p.len(), grad.len());
-        if buf.is_empty() {
-            if s.weight_decay == T::zero() {
-                for (pi, &gi) in p.iter_mut().zip(grad) {
-                    *pi = *pi - s.lr * gi;
-                }
-            } else {
-                for (pi, &gi) in p.iter_mut().zip(grad) {
-                    let g = gi + s.weight_decay * *pi;
-                    *pi = *pi - s.lr * g;
+/// A parameter's gradient: stored, or — for a batch of one row — the outer product
+/// `a ⊗ dz` (row `i` is `a[i]·dz`), which the update computes row by row instead of storing.
+#[derive(Clone, Copy, Debug)]
+pub enum Grad<'a, T> {
+    Dense(&'a [T]),
+    Outer { a: &'a [T], dz: &'a [T] },
+}
+
+/// Rows of an outer-product gradient formed at a time (`scratch` holds this many rows).
+pub const OUTER_BLOCK_ROWS: usize = 8;
+
+/// Runs `$body` with `$r` (a range of the parameter) and `$g` (its gradient) over the whole
+/// parameter: once for a stored gradient; per block of [`OUTER_BLOCK_ROWS`] rows for an outer
+/// product, built in `$scratch` (L1-resident) as `fma(a_i, dz_j, 0)` — bitwise what the GEMM
+/// computes for a batch of one. With `$skip_zero_rows`, blocks whose `a` is all zero are
+/// skipped (valid when a zero gradient leaves the parameter unchanged). A macro, not a
+/// closure: closures would not inherit the kernels' target features.
+macro_rules! for_each_span {
+    ($len:expr, $grad:expr, $scratch:expr, $skip_zero_rows:expr, |$r:ident, $g:ident| $body:block) => {
+        match $grad {
+            Grad::Dense(dense) => {
+                let ($r, $g) = (0..$len, dense);
+                $body
+            }
+            Grad::Outer { a, dz } => {
+                let cols = dz.len();
+                for (block, rows) in a.chunks(OUTER_BLOCK_ROWS).enumerate() {
+                    if $skip_zero_rows && rows.iter().all(|&ai| ai == T::zero()) {
+                        continue;
+                    }
+                    let tile = &mut $scratch[..rows.len() * cols];
+                    for (row, &ai) in tile.chunks_exact_mut(cols).zip(rows) {
+                        for (t, &d) in row.iter_mut().zip(dz) {
+                            *t = ai.mul_add(d, T::zero());
+                        }
+                    }
+                    let start = block * OUTER_BLOCK_ROWS * cols;
+                    let ($r, $g) = (start..start + tile.len(), &*tile);
+                    $body
                 }
             }
-            return;
         }
-        debug_assert_eq!(buf.len(), p.len());
-        for ((pi, &gi), bi) in p.iter_mut().zip(grad).zip(buf.iter_mut()) {
-            let g = gi + s.weight_decay * *pi;
-            *bi = if s.first { g } else { s.momentum * *bi + g };
-            let d = if s.nesterov { g + s.momentum * *bi } else { *bi };
-            *pi = *pi - s.lr * d;
-        }
+    };
+}
+
+vectorised! {
+    /// `p -= lr · d` where `g = grad + wd·p`, `buf = μ·buf + g` (or `g` on the first step) and
+    /// `d = g + μ·buf` (Nesterov) or `buf`. `buf` is empty when momentum is 0; `scratch` holds
+    /// one row for an outer-product gradient.
+    pub fn sgd<T>(p: &mut [T], grad: Grad<'_, T>, buf: &mut [T], s: SgdStep<T>, scratch: &mut [T]) {
+        // Plain SGD leaves a parameter with zero gradient exactly as it was.
+        let unchanged_by_zero = buf.is_empty() && s.weight_decay == T::zero();
+        for_each_span!(p.len(), grad, scratch, unchanged_by_zero, |r, g| {
+            let p = &mut p[r.clone()];
+            if buf.is_empty() {
+                for (pi, &gi) in p.iter_mut().zip(g) {
+                    *pi = *pi - s.lr * (gi + s.weight_decay * *pi);
+                }
+            } else {
+                for ((pi, &gi), bi) in p.iter_mut().zip(g).zip(buf[r].iter_mut()) {
+                    let g = gi + s.weight_decay * *pi;
+                    *bi = if s.first { g } else { s.momentum * *bi + g };
+                    let d = if s.nesterov { g + s.momentum * *bi } else { *bi };
+                    *pi = *pi - s.lr * d;
+                }
+            }
+        })
     }
 }
 
@@ -59,17 +101,19 @@ pub struct AdamStep<T> {
 
 vectorised! {
     /// One Adam step over a parameter with first and second moments `m`, `v`.
-    pub fn adam<T>(p: &mut [T], grad: &[T], m: &mut [T], v: &mut [T], s: AdamStep<T>) {
-        debug_assert!(p.len() == grad.len() && p.len() == m.len() && p.len() == v.len());
+    pub fn adam<T>(p: &mut [T], grad: Grad<'_, T>, m: &mut [T], v: &mut [T], s: AdamStep<T>, scratch: &mut [T]) {
         let one = T::one();
-        for (((pi, &gi), mi), vi) in p.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
-            let param = *pi * s.decay_factor;
-            let g = gi + s.weight_decay * param;
-            *mi = s.beta1 * *mi + (one - s.beta1) * g;
-            *vi = s.beta2 * *vi + (one - s.beta2) * g * g;
-            let denom = vi.sqrt() / s.bias_correction2_sqrt + s.eps;
-            *pi = param - s.step_size * (*mi / denom);
-        }
+        for_each_span!(p.len(), grad, scratch, false, |r, g| {
+            let spans = p[r.clone()].iter_mut().zip(g).zip(m[r.clone()].iter_mut()).zip(v[r].iter_mut());
+            for (((pi, &gi), mi), vi) in spans {
+                let param = *pi * s.decay_factor;
+                let g = gi + s.weight_decay * param;
+                *mi = s.beta1 * *mi + (one - s.beta1) * g;
+                *vi = s.beta2 * *vi + (one - s.beta2) * g * g;
+                let denom = vi.sqrt() / s.bias_correction2_sqrt + s.eps;
+                *pi = param - s.step_size * (*mi / denom);
+            }
+        })
     }
 }
 
@@ -88,19 +132,42 @@ mod tests {
             nesterov: false,
             first: true,
         };
-        sgd(&mut p, &[2.0], &mut buf, step);
+        sgd(&mut p, Grad::Dense(&[2.0]), &mut buf, step, &mut []);
         assert_eq!(buf, vec![2.0]);
         assert!((p[0] - 0.8).abs() < 1e-15);
-        sgd(
-            &mut p,
-            &[2.0],
-            &mut buf,
-            SgdStep {
-                first: false,
-                ..step
-            },
-        );
+        let later = SgdStep {
+            first: false,
+            ..step
+        };
+        sgd(&mut p, Grad::Dense(&[2.0]), &mut buf, later, &mut []);
         assert!((buf[0] - 3.8).abs() < 1e-15);
+    }
+
+    #[test]
+    fn outer_gradients_update_like_stored_ones() {
+        let (a, dz) = ([0.5f64, -2.0, 3.0], [1.5, -0.25]);
+        let dense: Vec<f64> = a
+            .iter()
+            .flat_map(|&ai| dz.iter().map(move |&d| ai.mul_add(d, 0.0)))
+            .collect();
+        let step = SgdStep {
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 0.01,
+            nesterov: true,
+            first: true,
+        };
+        let (mut p1, mut b1) = (vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![0.0; 6]);
+        let (mut p2, mut b2) = (p1.clone(), b1.clone());
+        sgd(&mut p1, Grad::Dense(&dense), &mut b1, step, &mut []);
+        sgd(
+            &mut p2,
+            Grad::Outer { a: &a, dz: &dz },
+            &mut b2,
+            step,
+            &mut [0.0; 2 * OUTER_BLOCK_ROWS],
+        );
+        assert_eq!((p1, b1), (p2, b2));
     }
 
     #[test]
@@ -118,7 +185,7 @@ mod tests {
             weight_decay: 0.0,
             decay_factor: 1.0,
         };
-        adam(&mut p, &[-3.0], &mut m, &mut v, step);
+        adam(&mut p, Grad::Dense(&[-3.0]), &mut m, &mut v, step, &mut []);
         assert!((p[0] - 0.51).abs() < 1e-9);
     }
 }
