@@ -23,8 +23,8 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --no-default-features -- -D warnings
-	$(PYTHON) -m ruff check python tests
-	$(PYTHON) -m ruff format --check python tests
+	$(PYTHON) -m ruff check python tests benches
+	$(PYTHON) -m ruff format --check python tests benches
 
 rust-test:
 	cargo test --no-default-features

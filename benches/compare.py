@@ -5,8 +5,8 @@ From a fresh clone, one command after installing ferroprop, the peers and the da
     pip install .                                # ferroprop (a release build)
     pip install jax jaxlib scikit-learn          # the peers; PyTorch is used when importable
     apt-get install -y dataset-fashion-mnist     # Fashion-MNIST (Debian/Ubuntu)
-    python benches/compare.py                    # about 10-12 minutes on the 2-core Zen 4 VM
-    python benches/compare.py --quick            # smoke test, about 3 minutes
+    python benches/compare.py                    # about 8-12 minutes on the 2-core Zen 4 VM
+    python benches/compare.py --quick            # smoke test, about 2.5 minutes
 
 Markdown goes to stdout (progress to stderr); the raw numbers to ``--json``
 (default ``benches/results.json``). A missing peer is skipped; the NumPy reference always runs.

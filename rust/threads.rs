@@ -138,6 +138,8 @@ impl Team<'_> {
 
 /// A barrier for a fixed number of threads that spins (then yields, then naps) instead of
 /// sleeping at once: phases last microseconds, and waking a sleeping thread costs 12–30 µs.
+/// The spin is short (tens of microseconds) so a partner descheduled by another process
+/// does not cost a whole time slice of busy waiting.
 pub struct SpinBarrier {
     size: usize,
     arrived: AtomicUsize,
@@ -163,7 +165,7 @@ impl SpinBarrier {
         let mut rounds = 0u32;
         while self.generation.load(Ordering::Acquire) == gen {
             rounds = rounds.saturating_add(1);
-            if rounds < 20_000 {
+            if rounds < 4_000 {
                 std::hint::spin_loop();
             } else if rounds < 40_000 {
                 std::thread::yield_now();
@@ -187,6 +189,9 @@ thread_local! {
 /// pool has one thread, another team holds the pool (a concurrent call from another Python
 /// thread) or this thread is already in a team.
 pub fn team<R: Send>(max_members: usize, f: impl Fn(&Team<'_>) -> R + Sync) -> Result<R> {
+    if max_members <= 1 {
+        return Ok(f(&Team::solo()));
+    }
     let pool = pool()?;
     let size = max_members.min(pool.current_num_threads());
     let guard = if size > 1 && !IN_TEAM.with(Cell::get) {

@@ -152,10 +152,7 @@ class Network:
 
     def predict(self, X: Any) -> np.ndarray:
         """Class indices `(n,)` int64 for cross_entropy; the `forward` outputs otherwise."""
-        out = self.forward(X)
-        if self.loss_name == "cross_entropy":
-            return np.argmax(out, axis=1).astype(np.int64, copy=False)
-        return out
+        return self._core.predict(self._x(X))
 
     def loss(self, X: Any, y: Any) -> float:
         """The mean loss of `X (n, n_in)` against `y`."""

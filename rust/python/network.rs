@@ -12,6 +12,7 @@ use super::detached;
 use super::errors::value_error;
 use super::optimizers::{Optimizer, StateOf};
 use crate::error::{Error, Result};
+use crate::losses::argmax;
 use crate::network::{Network, NetworkSpec, Workspace};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
@@ -153,6 +154,12 @@ impl PyNetwork {
     /// Output activations `(n, n_out)` for `x (n, n_in)`.
     fn forward<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         dispatch!(&self.net, n => forward(py, n, x))
+    }
+
+    /// Class indices `(n,)` int64 for cross_entropy (argmax of the outputs); for the other
+    /// losses the outputs, as `forward`.
+    fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        dispatch!(&self.net, n => predict(py, n, x))
     }
 
     /// Mean loss of `x` against `y`.
@@ -298,6 +305,28 @@ fn forward<'py, T: Dtype>(
         Ok(out)
     })?;
     Ok(to_matrix(py, out, rows, n_out)?.into_any())
+}
+
+fn predict<'py, T: Dtype>(
+    py: Python<'py>,
+    net: &Network<T>,
+    x: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if !net.loss_kind().wants_classes() {
+        return forward(py, net, x);
+    }
+    let x = Matrix::<T>::borrow(x, "X")?;
+    let (data, rows, cols, n_out) = (x.data(), x.rows, x.cols, net.n_outputs());
+    let classes = detached(py, || -> Result<Vec<i64>> {
+        net.check_inputs(data, rows, cols)?;
+        let mut out = vec![T::zero(); rows * n_out];
+        net.forward(data, rows, &mut out)?;
+        Ok(out
+            .chunks_exact(n_out)
+            .map(|row| argmax(row) as i64)
+            .collect())
+    })?;
+    Ok(numpy::PyArray1::from_vec(py, classes).into_any())
 }
 
 /// Borrows `(x, y)` and checks they match each other in length.
