@@ -92,13 +92,6 @@ pub struct Gradients<T> {
 }
 
 impl<T: Scalar> Gradients<T> {
-    pub fn all_finite(&self) -> bool {
-        self.weights
-            .iter()
-            .chain(&self.biases)
-            .all(|g| kernels::all_finite(g))
-    }
-
     /// The buffers shared by a team.
     pub fn view(&mut self) -> GradientsView<'_, T> {
         GradientsView {
@@ -342,22 +335,6 @@ impl<T: Scalar> Network<T> {
                 .map(|l| Shared::read_only(&l.bias))
                 .collect(),
         }
-    }
-
-    /// Each parameter tensor with its gradient, in the order W0, b0, W1, b1, ….
-    pub fn parameters_with<'a>(
-        &'a mut self,
-        grads: &'a Gradients<T>,
-    ) -> impl Iterator<Item = (&'a mut [T], &'a [T])> + 'a {
-        self.layers
-            .iter_mut()
-            .zip(grads.weights.iter().zip(&grads.biases))
-            .flat_map(|(layer, (dw, db))| {
-                [
-                    (&mut layer.weight[..], &dw[..]),
-                    (&mut layer.bias[..], &db[..]),
-                ]
-            })
     }
 
     /// Zeroed gradients shaped like the parameters.

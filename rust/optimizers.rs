@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::Shared;
 use crate::kernels::{self, AdamStep, Grad, SgdStep};
-use crate::network::{Gradients, Network};
+use crate::network::Network;
 use crate::scalar::Scalar;
 
 /// Hyperparameters of an optimizer.
@@ -242,23 +242,6 @@ impl<T: Scalar> OptimizerState<T> {
             .iter_mut()
             .map(|s| s.iter_mut().map(|b| Shared::new(b)).collect())
             .collect()
-    }
-
-    /// Applies one update to every parameter of `net` from `grads`.
-    pub fn step(
-        &mut self,
-        config: &OptimizerConfig,
-        net: &mut Network<T>,
-        grads: &Gradients<T>,
-    ) -> Result<()> {
-        self.bind(config, net)?;
-        self.steps += 1;
-        let t = self.steps;
-        for ((param, grad), slot) in net.parameters_with(grads).zip(self.slots.iter_mut()) {
-            let mut buffers: Vec<&mut [T]> = slot.iter_mut().map(|b| &mut b[..]).collect();
-            config.update(t, param, Grad::Dense(grad), &mut buffers, &mut []);
-        }
-        Ok(())
     }
 }
 
