@@ -124,7 +124,10 @@ impl Loss {
                         v.len()
                     )));
                 }
-                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                if let Some(i) = (!kernels::all_finite(v))
+                    .then(|| v.iter().position(|x| !x.is_finite()))
+                    .flatten()
+                {
                     return Err(Error::value(format!(
                         "y: contains a non-finite value (NaN or inf) at flat index {i}"
                     )));

@@ -367,7 +367,11 @@ impl<T: Scalar> Network<T> {
             )));
         }
         debug_assert_eq!(x.len(), rows * cols);
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        // The vectorised scan first; the position only when there is something to report.
+        if let Some(i) = (!kernels::all_finite(x))
+            .then(|| x.iter().position(|v| !v.is_finite()))
+            .flatten()
+        {
             return Err(Error::value(format!(
                 "X: contains a non-finite value (NaN or inf) at row {}, column {}",
                 i / cols,
