@@ -234,8 +234,11 @@ unsafe fn block<
             full_panels * nr + tail_w
         };
         let buf = carve::<T>(store, KC * packed_w.max(1));
-        for p0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - p0);
+        // Equal k blocks of at most KC (784 = 4 × 196, not 3 × 256 + 16): a short last block
+        // would pay a full load and store of C for a few steps.
+        let block_k = k.div_ceil(k.div_ceil(KC));
+        for p0 in (0..k).step_by(block_k) {
+            let kc = block_k.min(k - p0);
             // B rows p0.., columns from `cols`: (pointer, row stride) of each panel's start.
             let (bfull, bfull_rs) = if direct {
                 (b.ptr.add(p0 * b.rs + cols.start), b.rs)
