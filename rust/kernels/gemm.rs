@@ -215,7 +215,7 @@ unsafe fn block<
         outer::<T, S>(c, ldc, a, b, rows, cols);
         return;
     }
-    if rows.len() == 1 && direct {
+    if rows.len() == 1 && direct && cols.len() >= S::N {
         gemv::<T, S>(c.add(rows.start * ldc), a, rows.start, b, cols);
         return;
     }
@@ -339,9 +339,12 @@ unsafe fn outer<T: Float + Default, S: Lanes<T>>(
     }
 }
 
-/// One row of C, `c[j] = Σ_p A[i, p]·B[p, j]`: streams B row by row (each cache line read
-/// once) with up to [`GEMV_VECTORS`] vector accumulators per pass and scalar chains for the
-/// last `< N` columns. Same chains, in the same order, as the microkernel.
+/// One row of C, `c[j] = Σ_p A[i, p]·B[p, j]`, for at least `N` columns: streams B row by row
+/// (each cache line read once) with up to [`GEMV_VECTORS`] vector accumulators per pass. A pass
+/// whose width is not a multiple of `N` adds one vector ending at its last column, overlapping
+/// the one before: its overlapping lanes are the same chains, so they store the same bits (a
+/// scalar tail kept in memory cost a failed store-to-load forward per step). Same chains, in
+/// the same order, as the microkernel.
 #[inline(always)]
 unsafe fn gemv<T: Float + Default, S: Lanes<T>>(
     c: *mut T,
@@ -350,21 +353,24 @@ unsafe fn gemv<T: Float + Default, S: Lanes<T>>(
     b: MatRef<'_, T>,
     cols: Range<usize>,
 ) {
+    debug_assert!(cols.len() >= S::N);
     let width = GEMV_VECTORS * S::N;
     let mut j0 = cols.start;
     while j0 < cols.end {
         let n = width.min(cols.end - j0);
-        let (vectors, tail) = (n / S::N, n % S::N);
+        let vectors = n / S::N;
+        // The overlapping vector starts at or after `cols.start` because `cols` has ≥ N columns.
+        let last = (!n.is_multiple_of(S::N)).then(|| j0 + n - S::N);
         match vectors {
-            0 => gemv_pass::<T, S, 0>(c, a, i, b, j0, tail),
-            1 => gemv_pass::<T, S, 1>(c, a, i, b, j0, tail),
-            2 => gemv_pass::<T, S, 2>(c, a, i, b, j0, tail),
-            3 => gemv_pass::<T, S, 3>(c, a, i, b, j0, tail),
-            4 => gemv_pass::<T, S, 4>(c, a, i, b, j0, tail),
-            5 => gemv_pass::<T, S, 5>(c, a, i, b, j0, tail),
-            6 => gemv_pass::<T, S, 6>(c, a, i, b, j0, tail),
-            7 => gemv_pass::<T, S, 7>(c, a, i, b, j0, tail),
-            _ => gemv_pass::<T, S, 8>(c, a, i, b, j0, tail),
+            0 => gemv_pass::<T, S, 0>(c, a, i, b, j0, last),
+            1 => gemv_pass::<T, S, 1>(c, a, i, b, j0, last),
+            2 => gemv_pass::<T, S, 2>(c, a, i, b, j0, last),
+            3 => gemv_pass::<T, S, 3>(c, a, i, b, j0, last),
+            4 => gemv_pass::<T, S, 4>(c, a, i, b, j0, last),
+            5 => gemv_pass::<T, S, 5>(c, a, i, b, j0, last),
+            6 => gemv_pass::<T, S, 6>(c, a, i, b, j0, last),
+            7 => gemv_pass::<T, S, 7>(c, a, i, b, j0, last),
+            _ => gemv_pass::<T, S, 8>(c, a, i, b, j0, last),
         }
         j0 += n;
     }
@@ -373,7 +379,7 @@ unsafe fn gemv<T: Float + Default, S: Lanes<T>>(
 /// Vectors of columns one GEMV pass keeps in registers.
 const GEMV_VECTORS: usize = 8;
 
-/// `NV` vectors then `tail < N` scalar columns of one row of C, starting at column `j0`.
+/// `NV` vectors of one row of C from column `j0`, plus one more at column `last` if given.
 #[inline(always)]
 unsafe fn gemv_pass<T: Float + Default, S: Lanes<T>, const NV: usize>(
     c: *mut T,
@@ -381,10 +387,11 @@ unsafe fn gemv_pass<T: Float + Default, S: Lanes<T>, const NV: usize>(
     i: usize,
     b: MatRef<'_, T>,
     j0: usize,
-    tail: usize,
+    last: Option<usize>,
 ) {
     let mut acc = [S::zero(); NV];
-    let mut rest = [T::zero(); 16];
+    let mut acc_last = S::zero();
+    let j_last = last.unwrap_or(j0);
     for p in 0..a.cols {
         let x = a.at(i, p);
         // A zero input adds ±0, which leaves every chain unchanged (the chains start at +0 and
@@ -393,20 +400,20 @@ unsafe fn gemv_pass<T: Float + Default, S: Lanes<T>, const NV: usize>(
         if x == T::zero() {
             continue;
         }
-        let row = b.ptr.add(p * b.rs + j0);
+        let row = b.ptr.add(p * b.rs);
         let xv = S::splat(x);
         for (v, acc) in acc.iter_mut().enumerate() {
-            *acc = S::fma(xv, S::load(row.add(v * S::N)), *acc);
+            *acc = S::fma(xv, S::load(row.add(j0 + v * S::N)), *acc);
         }
-        for (t, r) in rest.iter_mut().enumerate().take(tail) {
-            *r = S::fma1(x, *row.add(NV * S::N + t), *r);
+        if last.is_some() {
+            acc_last = S::fma(xv, S::load(row.add(j_last)), acc_last);
         }
     }
     for (v, &x) in acc.iter().enumerate() {
         S::store(c.add(j0 + v * S::N), x);
     }
-    for (t, &r) in rest.iter().enumerate().take(tail) {
-        *c.add(j0 + NV * S::N + t) = r;
+    if last.is_some() {
+        S::store(c.add(j_last), acc_last);
     }
 }
 
