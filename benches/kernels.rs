@@ -99,7 +99,6 @@ fn bench_elementwise(c: &mut Criterion) {
     let mut w = filled(fan_in * fan_out, 7.0);
     let dense = filled(fan_in * fan_out, 8.0);
     let (xa, dz) = (filled(fan_in, 9.0), filled(fan_out, 10.0));
-    let mut scratch = vec![0f32; kernels::OUTER_BLOCK_ROWS * fan_out];
     let step = kernels::SgdStep {
         lr: 1e-3,
         momentum: 0.0,
@@ -109,11 +108,11 @@ fn bench_elementwise(c: &mut Criterion) {
     };
     group.throughput(Throughput::Elements((fan_in * fan_out) as u64));
     group.bench_function("sgd dense 784x100", |bench| {
-        bench.iter(|| kernels::sgd(&mut w, kernels::Grad::Dense(&dense), &mut [], step, &mut []))
+        bench.iter(|| kernels::sgd(&mut w, kernels::Grad::Dense(&dense), &mut [], step))
     });
     group.bench_function("sgd outer 784x100", |bench| {
         let grad = kernels::Grad::Outer { a: &xa, dz: &dz };
-        bench.iter(|| kernels::sgd(&mut w, grad, &mut [], step, &mut scratch))
+        bench.iter(|| kernels::sgd(&mut w, grad, &mut [], step))
     });
     let mut z1 = vec![0f32; fan_out];
     group.bench_function("gemv 1x784x100", |bench| {

@@ -124,14 +124,12 @@ impl OptimizerConfig {
     /// One update of `param` from `grad` at step `t` (1-based), given this parameter's
     /// buffers (`[momentum]`, `[]`, or `[m, v]`). Elementwise, so any split of a parameter
     /// into ranges updates it exactly as a whole.
-    /// `scratch` holds one row of an outer-product gradient (empty for a stored one).
     pub fn update<T: Scalar>(
         &self,
         t: u64,
         param: &mut [T],
         grad: Grad<'_, T>,
         buffers: &mut [&mut [T]],
-        scratch: &mut [T],
     ) {
         match *self {
             OptimizerConfig::Sgd {
@@ -148,7 +146,7 @@ impl OptimizerConfig {
                     first: t == 1,
                 };
                 let buf = buffers.first_mut().map_or(&mut [][..], |b| &mut b[..]);
-                kernels::sgd(param, grad, buf, step, scratch);
+                kernels::sgd(param, grad, buf, step);
             }
             OptimizerConfig::Adam {
                 lr,
@@ -173,7 +171,7 @@ impl OptimizerConfig {
                     }),
                 };
                 let (m, v) = buffers.split_at_mut(1);
-                kernels::adam(param, grad, m[0], v[0], step, scratch);
+                kernels::adam(param, grad, m[0], v[0], step);
             }
         }
     }

@@ -68,8 +68,6 @@ struct Stepper<'a, T> {
     classes: Shared<'a, i64>,
     values: Shared<'a, T>,
     block_losses: Shared<'a, f64>,
-    /// A block of rows of an outer-product gradient (batches of one).
-    scratch: Shared<'a, T>,
     /// Per member: whether everything it computed in this step is finite.
     finite: Vec<AtomicBool>,
 }
@@ -82,7 +80,6 @@ struct StepBuffers<T> {
     classes: Vec<i64>,
     values: Vec<T>,
     block_losses: Vec<f64>,
-    scratch: Vec<T>,
 }
 
 impl<T: Scalar> StepBuffers<T> {
@@ -94,10 +91,6 @@ impl<T: Scalar> StepBuffers<T> {
             classes: vec![0; rows],
             values: vec![T::zero(); rows * net.n_outputs()],
             block_losses: vec![0.0; rows.div_ceil(ROW_UNIT)],
-            scratch: vec![
-                T::zero();
-                kernels::OUTER_BLOCK_ROWS * net.widths().into_iter().max().unwrap_or(0)
-            ],
         }
     }
 }
@@ -121,7 +114,6 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             classes: Shared::new(&mut buffers.classes),
             values: Shared::new(&mut buffers.values),
             block_losses: Shared::new(&mut buffers.block_losses),
-            scratch: Shared::new(&mut buffers.scratch),
             finite: (0..threads::num_threads().unwrap_or(1))
                 .map(|_| AtomicBool::new(true))
                 .collect(),
@@ -263,14 +255,8 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         for (dst, buf) in buffers.iter_mut().zip(slot) {
             *dst = buf.part(span.clone());
         }
-        let scratch = self.scratch.part(0..self.scratch.len());
-        self.config.update(
-            t,
-            param.part(span),
-            grad,
-            &mut buffers[..slot.len()],
-            scratch,
-        );
+        self.config
+            .update(t, param.part(span), grad, &mut buffers[..slot.len()]);
     }
 }
 

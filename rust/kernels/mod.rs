@@ -14,7 +14,7 @@ mod update;
 pub use elementwise::{activation_backward, all_finite, bias_activation, column_sums, max_abs};
 pub use gemm::{gemm, matmul, matmul_a_bt, matmul_at_b, GemmElem, MatRef};
 pub use softmax::{softmax_cross_entropy, softmax_rows};
-pub use update::{adam, sgd, AdamStep, Grad, SgdStep, OUTER_BLOCK_ROWS};
+pub use update::{adam, sgd, AdamStep, Grad, SgdStep};
 
 /// A mutable buffer shared by the members of a team, each writing its own disjoint part.
 ///

@@ -1,6 +1,7 @@
 //! Optimizer updates: one pass over a parameter, its gradient and its state.
 
 use super::simd::vectorised;
+use crate::scalar::Scalar;
 
 /// The scalars of one SGD step (`torch.optim.SGD`, dampening 0).
 #[derive(Clone, Copy, Debug)]
@@ -21,37 +22,28 @@ pub enum Grad<'a, T> {
     Outer { a: &'a [T], dz: &'a [T] },
 }
 
-/// Rows of an outer-product gradient formed at a time (`scratch` holds this many rows).
-pub const OUTER_BLOCK_ROWS: usize = 8;
-
-/// Runs `$body` with `$r` (a range of the parameter) and `$g` (its gradient) over the whole
-/// parameter: once for a stored gradient; per block of [`OUTER_BLOCK_ROWS`] rows for an outer
-/// product, built in `$scratch` (L1-resident) as `fma(a_i, dz_j, 0)` — bitwise what the GEMM
-/// computes for a batch of one. With `$skip_zero_rows`, blocks whose `a` is all zero are
-/// skipped (valid when a zero gradient leaves the parameter unchanged). A macro, not a
-/// closure: closures would not inherit the kernels' target features.
-macro_rules! for_each_span {
-    ($len:expr, $grad:expr, $scratch:expr, $skip_zero_rows:expr, |$r:ident, $g:ident| $body:block) => {
+/// Runs `$span(range, gradient values)` over the whole parameter: once for a stored gradient;
+/// per row for an outer product, whose values `fma(a_i, dz_j, 0)` (bitwise what the GEMM
+/// computes for a batch of one) are formed in registers as the row is updated. With
+/// `$skip_zero_rows`, rows whose `a_i` is zero are skipped (valid when a zero gradient leaves
+/// the parameter unchanged). A macro, not a closure: closures would not inherit the kernels'
+/// target features.
+macro_rules! for_each_row {
+    ($len:expr, $grad:expr, $skip_zero_rows:expr, |$r:ident, $g:ident| $span:expr) => {
         match $grad {
             Grad::Dense(dense) => {
-                let ($r, $g) = (0..$len, dense);
-                $body
+                let ($r, $g) = (0..$len, dense.iter().copied());
+                $span
             }
             Grad::Outer { a, dz } => {
                 let cols = dz.len();
-                for (block, rows) in a.chunks(OUTER_BLOCK_ROWS).enumerate() {
-                    if $skip_zero_rows && rows.iter().all(|&ai| ai == T::zero()) {
+                for (i, &ai) in a.iter().enumerate() {
+                    if $skip_zero_rows && ai == T::zero() {
                         continue;
                     }
-                    let tile = &mut $scratch[..rows.len() * cols];
-                    for (row, &ai) in tile.chunks_exact_mut(cols).zip(rows) {
-                        for (t, &d) in row.iter_mut().zip(dz) {
-                            *t = ai.mul_add(d, T::zero());
-                        }
-                    }
-                    let start = block * OUTER_BLOCK_ROWS * cols;
-                    let ($r, $g) = (start..start + tile.len(), &*tile);
-                    $body
+                    let $r = i * cols..(i + 1) * cols;
+                    let $g = dz.iter().map(|&d| ai.mul_add(d, T::zero()));
+                    $span
                 }
             }
         }
@@ -60,26 +52,35 @@ macro_rules! for_each_span {
 
 vectorised! {
     /// `p -= lr · d` where `g = grad + wd·p`, `buf = μ·buf + g` (or `g` on the first step) and
-    /// `d = g + μ·buf` (Nesterov) or `buf`. `buf` is empty when momentum is 0; `scratch` holds
-    /// one row for an outer-product gradient.
-    pub fn sgd<T>(p: &mut [T], grad: Grad<'_, T>, buf: &mut [T], s: SgdStep<T>, scratch: &mut [T]) {
+    /// `d = g + μ·buf` (Nesterov) or `buf`. `buf` is empty when momentum is 0.
+    pub fn sgd<T>(p: &mut [T], grad: Grad<'_, T>, buf: &mut [T], s: SgdStep<T>) {
         // Plain SGD leaves a parameter with zero gradient exactly as it was.
         let unchanged_by_zero = buf.is_empty() && s.weight_decay == T::zero();
-        for_each_span!(p.len(), grad, scratch, unchanged_by_zero, |r, g| {
-            let p = &mut p[r.clone()];
-            if buf.is_empty() {
-                for (pi, &gi) in p.iter_mut().zip(g) {
-                    *pi = *pi - s.lr * (gi + s.weight_decay * *pi);
-                }
-            } else {
-                for ((pi, &gi), bi) in p.iter_mut().zip(g).zip(buf[r].iter_mut()) {
-                    let g = gi + s.weight_decay * *pi;
-                    *bi = if s.first { g } else { s.momentum * *bi + g };
-                    let d = if s.nesterov { g + s.momentum * *bi } else { *bi };
-                    *pi = *pi - s.lr * d;
-                }
-            }
+        for_each_row!(p.len(), grad, unchanged_by_zero, |r, g| {
+            let b: &mut [T] = if buf.is_empty() { &mut [] } else { &mut buf[r.clone()] };
+            sgd_span(&mut p[r], g, b, s)
         })
+    }
+}
+
+/// The SGD update of one span with its gradient values.
+#[inline(always)]
+fn sgd_span<T: Scalar>(p: &mut [T], grad: impl Iterator<Item = T>, buf: &mut [T], s: SgdStep<T>) {
+    if buf.is_empty() {
+        for (pi, gi) in p.iter_mut().zip(grad) {
+            *pi = *pi - s.lr * (gi + s.weight_decay * *pi);
+        }
+        return;
+    }
+    for ((pi, gi), bi) in p.iter_mut().zip(grad).zip(buf.iter_mut()) {
+        let g = gi + s.weight_decay * *pi;
+        *bi = if s.first { g } else { s.momentum * *bi + g };
+        let d = if s.nesterov {
+            g + s.momentum * *bi
+        } else {
+            *bi
+        };
+        *pi = *pi - s.lr * d;
     }
 }
 
@@ -101,19 +102,30 @@ pub struct AdamStep<T> {
 
 vectorised! {
     /// One Adam step over a parameter with first and second moments `m`, `v`.
-    pub fn adam<T>(p: &mut [T], grad: Grad<'_, T>, m: &mut [T], v: &mut [T], s: AdamStep<T>, scratch: &mut [T]) {
-        let one = T::one();
-        for_each_span!(p.len(), grad, scratch, false, |r, g| {
-            let spans = p[r.clone()].iter_mut().zip(g).zip(m[r.clone()].iter_mut()).zip(v[r].iter_mut());
-            for (((pi, &gi), mi), vi) in spans {
-                let param = *pi * s.decay_factor;
-                let g = gi + s.weight_decay * param;
-                *mi = s.beta1 * *mi + (one - s.beta1) * g;
-                *vi = s.beta2 * *vi + (one - s.beta2) * g * g;
-                let denom = vi.sqrt() / s.bias_correction2_sqrt + s.eps;
-                *pi = param - s.step_size * (*mi / denom);
-            }
+    pub fn adam<T>(p: &mut [T], grad: Grad<'_, T>, m: &mut [T], v: &mut [T], s: AdamStep<T>) {
+        for_each_row!(p.len(), grad, false, |r, g| {
+            adam_span(&mut p[r.clone()], g, &mut m[r.clone()], &mut v[r], s)
         })
+    }
+}
+
+/// The Adam update of one span with its gradient values.
+#[inline(always)]
+fn adam_span<T: Scalar>(
+    p: &mut [T],
+    grad: impl Iterator<Item = T>,
+    m: &mut [T],
+    v: &mut [T],
+    s: AdamStep<T>,
+) {
+    let one = T::one();
+    for (((pi, gi), mi), vi) in p.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
+        let param = *pi * s.decay_factor;
+        let g = gi + s.weight_decay * param;
+        *mi = s.beta1 * *mi + (one - s.beta1) * g;
+        *vi = s.beta2 * *vi + (one - s.beta2) * g * g;
+        let denom = vi.sqrt() / s.bias_correction2_sqrt + s.eps;
+        *pi = param - s.step_size * (*mi / denom);
     }
 }
 
@@ -132,42 +144,45 @@ mod tests {
             nesterov: false,
             first: true,
         };
-        sgd(&mut p, Grad::Dense(&[2.0]), &mut buf, step, &mut []);
+        sgd(&mut p, Grad::Dense(&[2.0]), &mut buf, step);
         assert_eq!(buf, vec![2.0]);
         assert!((p[0] - 0.8).abs() < 1e-15);
         let later = SgdStep {
             first: false,
             ..step
         };
-        sgd(&mut p, Grad::Dense(&[2.0]), &mut buf, later, &mut []);
+        sgd(&mut p, Grad::Dense(&[2.0]), &mut buf, later);
         assert!((buf[0] - 3.8).abs() < 1e-15);
     }
 
     #[test]
     fn outer_gradients_update_like_stored_ones() {
-        let (a, dz) = ([0.5f64, -2.0, 3.0], [1.5, -0.25]);
+        // A zero input row is skipped by plain SGD; the result must not change.
+        let (a, dz) = ([0.5f64, 0.0, 3.0], [1.5, -0.25]);
         let dense: Vec<f64> = a
             .iter()
             .flat_map(|&ai| dz.iter().map(move |&d| ai.mul_add(d, 0.0)))
             .collect();
-        let step = SgdStep {
+        let nesterov = SgdStep {
             lr: 0.1,
             momentum: 0.9,
             weight_decay: 0.01,
             nesterov: true,
             first: true,
         };
-        let (mut p1, mut b1) = (vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![0.0; 6]);
-        let (mut p2, mut b2) = (p1.clone(), b1.clone());
-        sgd(&mut p1, Grad::Dense(&dense), &mut b1, step, &mut []);
-        sgd(
-            &mut p2,
-            Grad::Outer { a: &a, dz: &dz },
-            &mut b2,
-            step,
-            &mut [0.0; 2 * OUTER_BLOCK_ROWS],
-        );
-        assert_eq!((p1, b1), (p2, b2));
+        let plain = SgdStep {
+            momentum: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            ..nesterov
+        };
+        for (step, buffer) in [(nesterov, 6), (plain, 0)] {
+            let (mut p1, mut b1) = (vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![0.0; buffer]);
+            let (mut p2, mut b2) = (p1.clone(), b1.clone());
+            sgd(&mut p1, Grad::Dense(&dense), &mut b1, step);
+            sgd(&mut p2, Grad::Outer { a: &a, dz: &dz }, &mut b2, step);
+            assert_eq!((p1, b1), (p2, b2));
+        }
     }
 
     #[test]
@@ -185,7 +200,7 @@ mod tests {
             weight_decay: 0.0,
             decay_factor: 1.0,
         };
-        adam(&mut p, Grad::Dense(&[-3.0]), &mut m, &mut v, step, &mut []);
+        adam(&mut p, Grad::Dense(&[-3.0]), &mut m, &mut v, step);
         assert!((p[0] - 0.51).abs() < 1e-9);
     }
 }
