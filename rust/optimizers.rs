@@ -118,9 +118,7 @@ impl OptimizerConfig {
             OptimizerConfig::Adam { .. } => 2,
         }
     }
-}
 
-impl OptimizerConfig {
     /// One update of `param` from `grad` at step `t` (1-based), given this parameter's
     /// buffers (`[momentum]`, `[]`, or `[m, v]`). Elementwise, so any split of a parameter
     /// into ranges updates it exactly as a whole.
