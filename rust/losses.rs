@@ -26,34 +26,6 @@ pub enum Targets<'a, T> {
 }
 
 impl<T> Targets<'_, T> {
-    /// Gathers the targets of rows `idx` into `classes` / `values` (`cols` values per row) and
-    /// returns a view of them.
-    pub fn gather<'b>(
-        &self,
-        idx: &[usize],
-        cols: usize,
-        classes: &'b mut Vec<i64>,
-        values: &'b mut Vec<T>,
-    ) -> Targets<'b, T>
-    where
-        T: Copy,
-    {
-        match *self {
-            Targets::Classes(c) => {
-                classes.clear();
-                classes.extend(idx.iter().map(|&i| c[i]));
-                Targets::Classes(classes)
-            }
-            Targets::Values(v) => {
-                values.clear();
-                for &i in idx {
-                    values.extend_from_slice(&v[i * cols..(i + 1) * cols]);
-                }
-                Targets::Values(values)
-            }
-        }
-    }
-
     /// The rows `start..end` as a view.
     pub fn slice(&self, start: usize, end: usize, cols: usize) -> Targets<'_, T> {
         match *self {

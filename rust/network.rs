@@ -144,10 +144,6 @@ impl<T: Scalar> Workspace<T> {
         }
     }
 
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
     /// The buffers shared by a team.
     pub fn view(&mut self) -> WorkspaceView<'_, T> {
         WorkspaceView {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -225,7 +225,11 @@ def _check_optimizer(optimizer: Any) -> None:
         )
 
 
-def _print_epoch(epochs: int, rows: int):  # noqa: ANN202 - a private callback factory
+def _print_epoch(
+    epochs: int, rows: int
+) -> Callable[[int, float, float | None, float | None, float], None]:
+    """The `fit(verbose=True)` callback: one line per epoch."""
+
     def report(
         epoch: int, loss: float, val_loss: float | None, val_acc: float | None, seconds: float
     ) -> None:
