@@ -162,6 +162,7 @@ fn bench_fit_epoch(c: &mut Criterion) {
             rows,
             cols: widths[0],
             targets: Targets::Classes(&y),
+            weights: None,
         };
         let config = OptimizerConfig::sgd(0.01, 0.0, false, 0.0).unwrap();
         let mut state = OptimizerState::new();
@@ -169,6 +170,7 @@ fn bench_fit_epoch(c: &mut Criterion) {
             epochs: 1,
             batch_size: batch,
             shuffle: true,
+            alpha: 0.0,
         };
         let weights: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
         group.throughput(Throughput::Elements((6 * weights * rows) as u64));
@@ -182,6 +184,7 @@ fn bench_fit_epoch(c: &mut Criterion) {
                     &data,
                     None,
                     settings,
+                    None,
                     &mut rng,
                     &mut NoHooks,
                 )

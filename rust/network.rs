@@ -53,7 +53,12 @@ pub struct Dataset<'a, T> {
     pub rows: usize,
     pub cols: usize,
     pub targets: Targets<'a, T>,
+    /// One weight per sample (scikit-learn's losses only).
+    pub weights: Option<&'a [T]>,
 }
+
+/// The targets of a range of a batch's rows, and their sample weights if any.
+pub type Labels<'t, T> = (Targets<'t, T>, Option<&'t [T]>);
 
 /// What a network is made of.
 #[derive(Clone, Debug)]
@@ -389,6 +394,30 @@ impl<T: Scalar> Network<T> {
         self.loss.validate(targets, rows, self.n_outputs())
     }
 
+    /// Checks sample weights: scikit-learn's losses only, one per row, finite and >= 0.
+    pub fn check_weights(&self, weights: Option<&[T]>, rows: usize, name: &str) -> Result<()> {
+        let Some(w) = weights else { return Ok(()) };
+        if !self.loss.is_sklearn() {
+            return Err(Error::value(format!(
+                "{name}: sample weights need one of scikit-learn's losses, not {}",
+                self.loss.name()
+            )));
+        }
+        if w.len() != rows {
+            return Err(Error::value(format!(
+                "{name}: expected {rows} weights (one per row of X), got {}",
+                w.len()
+            )));
+        }
+        if let Some(i) = w.iter().position(|v| !v.is_finite() || *v < T::zero()) {
+            return Err(Error::value(format!(
+                "{name}: weights must be finite and >= 0; position {i} holds {:?}",
+                w[i]
+            )));
+        }
+        Ok(())
+    }
+
     /// Output activations for `x` (rows × n_in) into `out` (rows × n_out): probabilities for
     /// the cross-entropies, raw values for MSE. Inputs must have passed [`Self::check_inputs`].
     /// Large inputs are split across the thread pool in blocks of rows.
@@ -428,6 +457,7 @@ impl<T: Scalar> Network<T> {
             rows,
             cols: self.n_inputs(),
             targets: *targets,
+            weights: None,
         };
         let mut sums = vec![(0.0, Some(0)); rows.div_ceil(EVAL_BLOCK)];
         let shared = Shared::new(&mut sums);
@@ -467,7 +497,10 @@ impl<T: Scalar> Network<T> {
             let targets = data.targets.slice(start, end, n_out);
             let logits = &mut ws.z[self.layers.len() - 1][..n * n_out];
             let correct = self.loss.correct(logits, n_out, &targets);
-            *slot = (self.loss.sum_and_grad(logits, n_out, &targets, 1), correct);
+            *slot = (
+                self.loss.sum_and_grad(logits, n_out, &targets, None, 1.0),
+                correct,
+            );
         }
     }
 
@@ -475,37 +508,61 @@ impl<T: Scalar> Network<T> {
     pub(crate) fn combine(&self, sums: &[(f64, Option<usize>)], rows: usize) -> (f64, Option<f64>) {
         let total: f64 = sums.iter().map(|s| s.0).sum();
         let correct = sums.iter().try_fold(0, |acc, s| s.1.map(|c| acc + c));
-        let mean = total / self.loss.count(rows, self.n_outputs()) as f64;
+        let mean = total / self.loss.total::<T>(rows, self.n_outputs(), None);
         (mean, correct.map(|c| c as f64 / rows as f64))
     }
 
-    /// Mean loss over one batch and its gradients into `grads`, on the calling thread.
-    /// Inputs must have passed [`Self::check_data`].
+    /// Mean loss over one batch and its gradients into `grads` (the L2 penalty
+    /// `alpha/2·Σ‖W‖²` over the same total included when `alpha > 0`), on a team of threads
+    /// when the batch is large. Inputs must have passed [`Self::check_data`].
     pub fn loss_and_gradients(
         &self,
-        x: &[T],
-        rows: usize,
-        targets: &Targets<'_, T>,
+        data: &Dataset<'_, T>,
+        alpha: f64,
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
-    ) -> f64 {
+    ) -> Result<f64> {
+        let rows = data.rows;
         let mut blocks = vec![0.0; rows.div_ceil(ROW_UNIT)];
-        let x = MatRef::row_major(x, rows, self.n_inputs());
+        let x = MatRef::row_major(data.x, rows, self.n_inputs());
         let (ws, grads, blocks) = (ws.view(), grads.view(), Shared::new(&mut blocks));
-        // SAFETY: a team of one owns every buffer.
-        unsafe {
-            self.batch_gradients(
-                &Team::solo(),
-                &self.params(),
-                x,
-                rows,
-                |range| targets.slice(range.start, range.end, self.n_outputs()),
-                &ws,
-                &grads,
-                blocks,
-            )
-            .0
+        let n_out = self.n_outputs();
+        let total = self.loss.total(rows, n_out, data.weights);
+        let params = self.params();
+        let labels = |r: Range<usize>| {
+            let weights = data.weights.map(|w| &w[r.clone()]);
+            (data.targets.slice(r.start, r.end, n_out), weights)
+        };
+        threads::team(self.members_for(rows), |team| {
+            // SAFETY: every member runs the same call; nothing else touches the buffers.
+            let (loss, _) = unsafe {
+                self.batch_gradients(
+                    team, &params, x, rows, labels, total, alpha, &ws, &grads, blocks,
+                )
+            };
+            loss
+        })
+        .map(|loss| loss + self.l2_penalty(&params, alpha, total))
+    }
+
+    /// `alpha/2 · Σ‖W‖² / total`: scikit-learn's L2 term (weights only, not biases), summed in
+    /// a fixed order.
+    pub(crate) fn l2_penalty(&self, params: &ParamsView<'_, T>, alpha: f64, total: f64) -> f64 {
+        if alpha == 0.0 {
+            return 0.0;
         }
+        // SAFETY: callers hold the parameters still (no member writes them meanwhile).
+        let squares: f64 = params
+            .weights
+            .iter()
+            .map(|w| {
+                unsafe { w.read() }
+                    .iter()
+                    .map(|v| (*v * *v).f64())
+                    .sum::<f64>()
+            })
+            .sum();
+        0.5 * alpha * squares / total
     }
 
     /// How many threads one call on `rows` samples is worth: waking a thread costs tens of
@@ -542,7 +599,10 @@ impl<T: Scalar> Network<T> {
     /// gradient (the leader also takes the biases and the loss). Returns the mean loss (valid
     /// on the leader) and whether everything this member computed is finite.
     ///
-    /// `x` holds the batch's `rows` inputs; `targets(range)` gives the targets of those rows.
+    /// `x` holds the batch's `rows` inputs; `labels(range)` gives the targets (and sample
+    /// weights) of those rows; `total` is what the mean divides by ([`Loss::total`]). With
+    /// `alpha > 0` the weight gradients include scikit-learn's L2 term `alpha·W / total` (the
+    /// returned loss does not: see [`Self::l2_penalty`]).
     /// Every element comes out the same whatever the team's size.
     ///
     /// # Safety
@@ -555,7 +615,9 @@ impl<T: Scalar> Network<T> {
         params: &ParamsView<'_, T>,
         x: MatRef<'_, T>,
         rows: usize,
-        targets: impl Fn(Range<usize>) -> Targets<'t, T>,
+        labels: impl Fn(Range<usize>) -> Labels<'t, T>,
+        total: f64,
+        alpha: f64,
         ws: &WorkspaceView<'_, T>,
         grads: &GradientsView<'_, T>,
         block_losses: Shared<'_, f64>,
@@ -563,8 +625,9 @@ impl<T: Scalar> Network<T> {
     where
         T: 't,
     {
-        self.deltas(team, params, x, rows, targets, ws, block_losses);
+        self.deltas(team, params, x, rows, labels, total, ws, block_losses);
         team.sync();
+        let decay = T::of(alpha / total);
 
         let mut finite = true;
         for (l, layer) in self.layers.iter().enumerate() {
@@ -583,14 +646,17 @@ impl<T: Scalar> Network<T> {
                 r.clone(),
                 0..layer.fan_out,
             );
-            finite &= kernels::all_finite(
-                grads.weights[l].part(r.start * layer.fan_out..r.end * layer.fan_out),
-            );
+            let span = r.start * layer.fan_out..r.end * layer.fan_out;
+            let dw = grads.weights[l].part(span.clone());
+            if alpha != 0.0 {
+                kernels::add_scaled(dw, decay, &params.weights[l].read()[span]);
+            }
+            finite &= kernels::all_finite(dw);
         }
         let mut loss = f64::NAN;
         if team.is_leader() {
             finite &= self.bias_gradients(rows, ws, grads);
-            loss = self.batch_loss(rows, block_losses);
+            loss = self.batch_loss(rows, total, block_losses);
             finite &= loss.is_finite();
         }
         (loss, finite)
@@ -608,7 +674,8 @@ impl<T: Scalar> Network<T> {
         params: &ParamsView<'_, T>,
         x: MatRef<'_, T>,
         rows: usize,
-        targets: impl Fn(Range<usize>) -> Targets<'t, T>,
+        labels: impl Fn(Range<usize>) -> Labels<'t, T>,
+        total: f64,
         ws: &WorkspaceView<'_, T>,
         block_losses: Shared<'_, f64>,
     ) where
@@ -616,16 +683,14 @@ impl<T: Scalar> Network<T> {
     {
         let last = self.layers.len() - 1;
         let n_out = self.n_outputs();
-        let total = self.loss.count(rows, n_out);
         let mine = team.share(rows, ROW_UNIT);
         self.forward_rows(params, x, mine.clone(), ws);
         for start in mine.clone().step_by(ROW_UNIT) {
             let end = (start + ROW_UNIT).min(mine.end);
             let dz = ws.dz[last].part(start * n_out..end * n_out);
             dz.copy_from_slice(&ws.z[last].read()[start * n_out..end * n_out]);
-            let sum = self
-                .loss
-                .sum_and_grad(dz, n_out, &targets(start..end), total);
+            let (targets, weights) = labels(start..end);
+            let sum = self.loss.sum_and_grad(dz, n_out, &targets, weights, total);
             block_losses.part(start / ROW_UNIT..start / ROW_UNIT + 1)[0] = sum;
         }
         self.backprop_rows(params, mine, ws);
@@ -635,12 +700,16 @@ impl<T: Scalar> Network<T> {
     ///
     /// # Safety
     /// Every member must have finished [`Self::deltas`] (a barrier).
-    pub(crate) unsafe fn batch_loss(&self, rows: usize, block_losses: Shared<'_, f64>) -> f64 {
-        let total = self.loss.count(rows, self.n_outputs());
+    pub(crate) unsafe fn batch_loss(
+        &self,
+        rows: usize,
+        total: f64,
+        block_losses: Shared<'_, f64>,
+    ) -> f64 {
         block_losses.read()[..rows.div_ceil(ROW_UNIT)]
             .iter()
             .sum::<f64>()
-            / total as f64
+            / total
     }
 
     /// Every bias gradient (column sums of the deltas); whether they are finite.
@@ -799,34 +868,65 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
+        let losses = [
+            Loss::CrossEntropy,
+            Loss::BinaryCrossEntropy,
+            Loss::Mse,
+            Loss::LogLoss,
+            Loss::BinaryLogLoss,
+            Loss::SquaredError,
+            Loss::Poisson,
+        ];
         for act in [Activation::Tanh, Activation::Gelu, Activation::Sigmoid] {
-            for loss in [Loss::CrossEntropy, Loss::BinaryCrossEntropy, Loss::Mse] {
-                let mut net = Network::<f64>::new(&spec(vec![3, 4, 2], act, loss)).unwrap();
+            for loss in losses {
+                // scikit-learn's squared error averages its value over outputs but not its
+                // gradient: the two agree for one output.
+                let n_out = if loss == Loss::SquaredError { 1 } else { 2 };
+                let mut net = Network::<f64>::new(&spec(vec![3, 4, n_out], act, loss)).unwrap();
                 let x = [0.3, -1.2, 0.8, 1.1, 0.4, -0.6];
                 let labels = [1i64, 0];
                 let values = [1.0, 0.0, 0.0, 1.0];
-                let targets = if loss == Loss::CrossEntropy {
-                    Targets::Classes(&labels[..])
+                // scikit-learn's losses also take sample weights and the L2 term.
+                let (weights, alpha) = if loss.is_sklearn() {
+                    (Some(&[0.7, 2.0][..]), 0.3)
                 } else {
-                    Targets::Values(&values[..])
+                    (None, 0.0)
+                };
+                let data = Dataset {
+                    x: &x,
+                    rows: 2,
+                    cols: 3,
+                    targets: if loss.wants_classes() {
+                        Targets::Classes(&labels[..])
+                    } else {
+                        Targets::Values(&values[..2 * n_out])
+                    },
+                    weights,
                 };
                 let mut ws = Workspace::new(&net, 2);
                 let mut grads = net.zero_gradients();
-                net.loss_and_gradients(&x, 2, &targets, &mut ws, &mut grads);
+                let mut objective = |net: &Network<f64>| {
+                    let mut scratch = net.zero_gradients();
+                    net.loss_and_gradients(&data, alpha, &mut ws, &mut scratch)
+                        .unwrap()
+                };
+                let mut ws2 = Workspace::new(&net, 2);
+                net.loss_and_gradients(&data, alpha, &mut ws2, &mut grads)
+                    .unwrap();
                 let h = 1e-6;
                 for l in 0..2 {
                     for i in 0..net.layers[l].weight.len() {
                         let w0 = net.layers[l].weight[i];
                         net.layers[l].weight[i] = w0 + h;
-                        let up = net.evaluate(&x, 2, &targets).unwrap().0;
+                        let up = objective(&net);
                         net.layers[l].weight[i] = w0 - h;
-                        let down = net.evaluate(&x, 2, &targets).unwrap().0;
+                        let down = objective(&net);
                         net.layers[l].weight[i] = w0;
                         let numeric = (up - down) / (2.0 * h);
                         let analytic = grads.weights[l][i];
                         assert!(
                             (numeric - analytic).abs() < 1e-7,
-                            "{act:?} {loss:?} {l} {i}"
+                            "{act:?} {loss:?} {l} {i}: {numeric} vs {analytic}"
                         );
                     }
                 }

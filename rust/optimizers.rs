@@ -1,11 +1,12 @@
-//! SGD, Adam and AdamW with `torch.optim`'s exact semantics.
+//! SGD, Adam and AdamW with `torch.optim`'s exact semantics, and scikit-learn's SGD and Adam
+//! (`sklearn.neural_network._stochastic_optimizers`) with theirs.
 //!
 //! A config holds the hyperparameters; an [`OptimizerState`] holds what persists between steps
 //! (momentum buffers, moments, the step count), one slot per parameter tensor.
 
 use crate::error::{Error, Result};
 use crate::kernels::Shared;
-use crate::kernels::{self, AdamStep, Grad, SgdStep};
+use crate::kernels::{self, AdamStep, Grad, SgdStep, SklearnAdamStep, SklearnSgdStep};
 use crate::network::Network;
 use crate::scalar::Scalar;
 
@@ -28,6 +29,20 @@ pub enum OptimizerConfig {
         weight_decay: f64,
         decoupled: bool,
     },
+    /// scikit-learn's `SGDOptimizer`: velocity `v = μ·v - lr·g`; its L2 term lives in the
+    /// gradient (see `Network::batch_gradients`).
+    SklearnSgd {
+        lr: f64,
+        momentum: f64,
+        nesterov: bool,
+    },
+    /// scikit-learn's `AdamOptimizer`: `eps` added to the uncorrected `√v`.
+    SklearnAdam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+    },
 }
 
 fn check_lr(lr: f64) -> Result<()> {
@@ -46,6 +61,18 @@ fn check_non_negative(name: &str, v: f64) -> Result<()> {
     } else {
         Err(Error::value(format!(
             "{name}: expected a finite value >= 0, got {v}"
+        )))
+    }
+}
+
+/// `v` in [0, 1] (`closed`) or [0, 1).
+fn check_unit(name: &str, v: f64, closed: bool) -> Result<()> {
+    if (0.0..1.0).contains(&v) || (closed && v == 1.0) {
+        Ok(())
+    } else {
+        let upper = if closed { "1]" } else { "1)" };
+        Err(Error::value(format!(
+            "{name}: expected a value in [0, {upper}, got {v}"
         )))
     }
 }
@@ -95,9 +122,41 @@ impl OptimizerConfig {
         })
     }
 
+    /// scikit-learn's SGD (`momentum` in [0, 1]).
+    pub fn sklearn_sgd(lr: f64, momentum: f64, nesterov: bool) -> Result<Self> {
+        check_lr(lr)?;
+        check_unit("momentum", momentum, true)?;
+        Ok(OptimizerConfig::SklearnSgd {
+            lr,
+            momentum,
+            nesterov,
+        })
+    }
+
+    /// scikit-learn's Adam (`beta_1`, `beta_2` in [0, 1), `epsilon` > 0).
+    pub fn sklearn_adam(lr: f64, beta1: f64, beta2: f64, eps: f64) -> Result<Self> {
+        check_lr(lr)?;
+        check_unit("beta_1", beta1, false)?;
+        check_unit("beta_2", beta2, false)?;
+        if !(eps.is_finite() && eps > 0.0) {
+            return Err(Error::value(format!(
+                "epsilon: expected a positive finite value, got {eps}"
+            )));
+        }
+        Ok(OptimizerConfig::SklearnAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+        })
+    }
+
     pub fn lr(&self) -> f64 {
         match self {
-            OptimizerConfig::Sgd { lr, .. } | OptimizerConfig::Adam { lr, .. } => *lr,
+            OptimizerConfig::Sgd { lr, .. }
+            | OptimizerConfig::Adam { lr, .. }
+            | OptimizerConfig::SklearnSgd { lr, .. }
+            | OptimizerConfig::SklearnAdam { lr, .. } => *lr,
         }
     }
 
@@ -105,7 +164,10 @@ impl OptimizerConfig {
     pub fn set_lr(&mut self, new: f64) -> Result<()> {
         check_lr(new)?;
         match self {
-            OptimizerConfig::Sgd { lr, .. } | OptimizerConfig::Adam { lr, .. } => *lr = new,
+            OptimizerConfig::Sgd { lr, .. }
+            | OptimizerConfig::Adam { lr, .. }
+            | OptimizerConfig::SklearnSgd { lr, .. }
+            | OptimizerConfig::SklearnAdam { lr, .. } => *lr = new,
         }
         Ok(())
     }
@@ -115,7 +177,8 @@ impl OptimizerConfig {
         match self {
             OptimizerConfig::Sgd { momentum, .. } if *momentum > 0.0 => 1,
             OptimizerConfig::Sgd { .. } => 0,
-            OptimizerConfig::Adam { .. } => 2,
+            OptimizerConfig::SklearnSgd { .. } => 1,
+            OptimizerConfig::Adam { .. } | OptimizerConfig::SklearnAdam { .. } => 2,
         }
     }
 
@@ -170,6 +233,34 @@ impl OptimizerConfig {
                 };
                 let (m, v) = buffers.split_at_mut(1);
                 kernels::adam(param, grad, m[0], v[0], step);
+            }
+            OptimizerConfig::SklearnSgd {
+                lr,
+                momentum,
+                nesterov,
+            } => {
+                let step = SklearnSgdStep {
+                    lr: T::of(lr),
+                    momentum: T::of(momentum),
+                    nesterov,
+                };
+                kernels::sklearn_sgd(param, grad, buffers[0], step);
+            }
+            OptimizerConfig::SklearnAdam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => {
+                let t = t as f64;
+                let step = SklearnAdamStep {
+                    beta1: T::of(beta1),
+                    beta2: T::of(beta2),
+                    eps: T::of(eps),
+                    lr: T::of(lr * (1.0 - beta2.powf(t)).sqrt() / (1.0 - beta1.powf(t))),
+                };
+                let (m, v) = buffers.split_at_mut(1);
+                kernels::sklearn_adam(param, grad, m[0], v[0], step);
             }
         }
     }

@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::kernels::{self, Grad, MatRef, Shared};
 use crate::losses::Targets;
 use crate::network::{
-    Gradients, GradientsView, Network, ParamsView, Workspace, WorkspaceView, EVAL_BLOCK, ROW_UNIT,
+    Gradients, GradientsView, Labels, Network, ParamsView, Workspace, WorkspaceView, EVAL_BLOCK,
+    ROW_UNIT,
 };
 use crate::optimizers::{OptimizerConfig, OptimizerState};
 use crate::rng::Rng;
@@ -24,6 +25,8 @@ pub struct FitConfig {
     pub epochs: usize,
     pub batch_size: usize,
     pub shuffle: bool,
+    /// scikit-learn's L2 penalty `alpha/2·Σ‖W‖²` over each batch's total (0 for none).
+    pub alpha: f64,
 }
 
 /// What one epoch measured.
@@ -67,7 +70,9 @@ struct Stepper<'a, T> {
     x: Shared<'a, T>,
     classes: Shared<'a, i64>,
     values: Shared<'a, T>,
+    weights: Shared<'a, T>,
     block_losses: Shared<'a, f64>,
+    alpha: f64,
     /// Per member: whether everything it computed in this step is finite.
     finite: Vec<AtomicBool>,
 }
@@ -79,6 +84,7 @@ struct StepBuffers<T> {
     x: Vec<T>,
     classes: Vec<i64>,
     values: Vec<T>,
+    weights: Vec<T>,
     block_losses: Vec<f64>,
 }
 
@@ -90,6 +96,7 @@ impl<T: Scalar> StepBuffers<T> {
             x: vec![T::zero(); rows * net.n_inputs()],
             classes: vec![0; rows],
             values: vec![T::zero(); rows * net.n_outputs()],
+            weights: vec![T::zero(); rows],
             block_losses: vec![0.0; rows.div_ceil(ROW_UNIT)],
         }
     }
@@ -102,6 +109,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         config: &'a OptimizerConfig,
         state: &'a mut OptimizerState<T>,
         buffers: &'a mut StepBuffers<T>,
+        alpha: f64,
     ) -> Self {
         Stepper {
             net: net.shape_only(),
@@ -113,7 +121,9 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             x: Shared::new(&mut buffers.x),
             classes: Shared::new(&mut buffers.classes),
             values: Shared::new(&mut buffers.values),
+            weights: Shared::new(&mut buffers.weights),
             block_losses: Shared::new(&mut buffers.block_losses),
+            alpha,
             finite: (0..threads::num_threads().unwrap_or(1))
                 .map(|_| AtomicBool::new(true))
                 .collect(),
@@ -148,27 +158,45 @@ impl<'a, T: Scalar> Stepper<'a, T> {
                     .part(r * n_out..(r + 1) * n_out)
                     .copy_from_slice(&v[src * n_out..(src + 1) * n_out]),
             }
-        }
-        let targets = |range: Range<usize>| match data.targets {
-            Targets::Classes(_) => Targets::Classes(&*self.classes.part(range)),
-            Targets::Values(_) => {
-                Targets::Values(&*self.values.part(range.start * n_out..range.end * n_out))
+            if let Some(w) = data.weights {
+                self.weights.part(r..r + 1)[0] = w[src];
             }
+        }
+        let labels = |range: Range<usize>| {
+            let weights = data.weights.map(|_| &*self.weights.part(range.clone()));
+            let targets = match data.targets {
+                Targets::Classes(_) => Targets::Classes(&*self.classes.part(range)),
+                Targets::Values(_) => {
+                    Targets::Values(&*self.values.part(range.start * n_out..range.end * n_out))
+                }
+            };
+            (targets, weights)
+        };
+        // What the batch's mean divides by, summed in batch order by every member alike.
+        let total = match data.weights {
+            Some(w) => idx.iter().map(|&i| w[i].f64()).sum(),
+            None => self.net.loss_kind().total::<T>(rows, n_out, None),
         };
         let x = self.x.matrix(rows, n_in);
-        if rows == 1 && team.size() == 1 {
-            return self.step_one(x, targets, t);
+        if rows == 1 && team.size() == 1 && self.alpha == 0.0 {
+            return self.step_one(x, labels, total, t);
         }
-        let (loss, finite) = self.net.batch_gradients(
+        let (mut loss, finite) = self.net.batch_gradients(
             team,
             &self.params,
             x,
             rows,
-            targets,
+            labels,
+            total,
+            self.alpha,
             &self.ws,
             &self.grads,
             self.block_losses,
         );
+        if team.is_leader() {
+            // Read before the barrier below, after which the parameters change.
+            loss += self.net.l2_penalty(&self.params, self.alpha, total);
+        }
         self.finite[team.id()].store(finite, Ordering::Relaxed);
         team.sync();
         if !self.finite[..team.size()]
@@ -203,7 +231,8 @@ impl<'a, T: Scalar> Stepper<'a, T> {
     unsafe fn step_one(
         &self,
         x: MatRef<'_, T>,
-        targets: impl Fn(Range<usize>) -> Targets<'a, T>,
+        labels: impl Fn(Range<usize>) -> Labels<'a, T>,
+        total: f64,
         t: u64,
     ) -> (f64, bool) {
         let team = Team::solo();
@@ -212,11 +241,12 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             &self.params,
             x,
             1,
-            targets,
+            labels,
+            total,
             &self.ws,
             self.block_losses,
         );
-        let loss = self.net.batch_loss(1, self.block_losses);
+        let loss = self.net.batch_loss(1, total, self.block_losses);
         let x = &self.x.read()[..self.net.n_inputs()];
         let mut finite = loss.is_finite() && self.net.bias_gradients(1, &self.ws, &self.grads);
         for l in 0..self.net.layers().len() {
@@ -279,9 +309,10 @@ pub fn step<T: Scalar>(
         rows,
         cols: net.n_inputs(),
         targets: *targets,
+        weights: None,
     };
     let order: Vec<usize> = (0..rows).collect();
-    let stepper = Stepper::new(net, config, state, &mut buffers);
+    let stepper = Stepper::new(net, config, state, &mut buffers, 0.0);
     // SAFETY: every member runs the same step.
     let (loss, done) = threads::team(members, |team| unsafe {
         stepper.step(team, &data, &order, t)
@@ -295,9 +326,10 @@ pub fn step<T: Scalar>(
 }
 
 /// Trains `net` for `fit.epochs` epochs on a team of threads. Data must have passed
-/// `Network::check_data`. Each epoch visits every row once, in an order drawn from `rng` when
-/// shuffling; the last partial batch is used, not dropped. The parameters after each step do
-/// not depend on the number of threads.
+/// `Network::check_data`. Each epoch visits every row once: in the caller's `order` when given
+/// (a permutation of the rows: how scikit-learn's estimators shuffle), else in an order drawn
+/// from `rng` when shuffling; the last partial batch is used, not dropped. The parameters after
+/// each step do not depend on the number of threads.
 #[allow(clippy::too_many_arguments)]
 pub fn fit<T: Scalar>(
     net: &mut Network<T>,
@@ -306,6 +338,7 @@ pub fn fit<T: Scalar>(
     train: &Dataset<'_, T>,
     validation: Option<&Dataset<'_, T>>,
     fit: FitConfig,
+    order: Option<&[usize]>,
     rng: &mut Rng,
     hooks: &mut (dyn Hooks + Send),
 ) -> Result<Vec<EpochReport>> {
@@ -314,17 +347,21 @@ pub fn fit<T: Scalar>(
             "batch_size: expected a positive integer, got 0",
         ));
     }
+    let given = order.is_some();
+    let mut order = match order {
+        Some(o) => check_order(o, train.rows)?,
+        None => (0..train.rows).collect(),
+    };
     state.bind(config, net)?;
     let first_step = state.steps();
     let batch_rows = fit.batch_size.min(train.rows);
     let members = net.members_for_steps(batch_rows);
     let mut buffers = StepBuffers::new(net, batch_rows);
-    let mut order: Vec<usize> = (0..train.rows).collect();
     let order_view = Shared::new(&mut order);
     let val_blocks = validation.map_or(0, |v| v.rows.div_ceil(EVAL_BLOCK));
     let mut val_sums = vec![(0.0, Some(0)); val_blocks];
     let val_sums = Shared::new(&mut val_sums);
-    let stepper = Stepper::new(net, config, state, &mut buffers);
+    let stepper = Stepper::new(net, config, state, &mut buffers, fit.alpha);
     let leader = Mutex::new((rng, hooks));
     let halt = AtomicBool::new(false);
     // Steps completed, kept by the leader so an interrupted fit still records them.
@@ -343,7 +380,7 @@ pub fn fit<T: Scalar>(
             let mut loss_sum = 0.0;
             for (b, start) in (0..train.rows).step_by(batch_rows).enumerate() {
                 if let Some((rng, hooks)) = lead.as_deref_mut() {
-                    if b == 0 && fit.shuffle {
+                    if b == 0 && fit.shuffle && !given {
                         // SAFETY: members read the order only after the barrier below.
                         rng.shuffle(unsafe { order_view.part(0..train.rows) });
                     }
@@ -408,6 +445,25 @@ pub fn fit<T: Scalar>(
     outcome?
 }
 
+/// The caller's visiting order, checked to be a permutation of `0..rows`.
+fn check_order(order: &[usize], rows: usize) -> Result<Vec<usize>> {
+    let mut seen = vec![false; rows];
+    for &i in order {
+        if i >= rows || std::mem::replace(&mut seen[i], true) {
+            return Err(Error::value(format!(
+                "order: expected a permutation of 0..{rows}; {i} is out of range or repeated"
+            )));
+        }
+    }
+    if order.len() != rows {
+        return Err(Error::value(format!(
+            "order: expected {rows} indices (one per row), got {}",
+            order.len()
+        )));
+    }
+    Ok(order.to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,12 +488,14 @@ mod tests {
             rows: 4,
             cols: 2,
             targets: Targets::Classes(&y),
+            weights: None,
         };
         let config = OptimizerConfig::adam(0.05, (0.9, 0.999), 1e-8, 0.0, false).unwrap();
         let fit_cfg = FitConfig {
             epochs: 300,
             batch_size: 2,
             shuffle: true,
+            alpha: 0.0,
         };
         let run = || {
             let mut net = Network::<f64>::new(&spec).unwrap();
@@ -449,6 +507,7 @@ mod tests {
                 &data,
                 Some(&data),
                 fit_cfg,
+                None,
                 &mut Rng::new(5, 1),
                 &mut NoHooks,
             )
@@ -479,12 +538,14 @@ mod tests {
             rows: 2,
             cols: 2,
             targets: Targets::Values(&y),
+            weights: None,
         };
         let config = OptimizerConfig::sgd(1e6, 0.0, false, 0.0).unwrap();
         let fit_cfg = FitConfig {
             epochs: 50,
             batch_size: 1,
             shuffle: false,
+            alpha: 0.0,
         };
         let err = fit(
             &mut net,
@@ -493,6 +554,7 @@ mod tests {
             &data,
             None,
             fit_cfg,
+            None,
             &mut Rng::new(0, 1),
             &mut NoHooks,
         )

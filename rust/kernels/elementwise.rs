@@ -104,6 +104,15 @@ vectorised! {
     }
 }
 
+vectorised! {
+    /// `dst += a · src` (scikit-learn's L2 term added to a weight gradient).
+    pub fn add_scaled<T>(dst: &mut [T], a: T, src: &[T]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = *d + a * s;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,10 +11,14 @@ pub mod simd;
 mod softmax;
 mod update;
 
-pub use elementwise::{activation_backward, all_finite, bias_activation, column_sums, max_abs};
+pub use elementwise::{
+    activation_backward, add_scaled, all_finite, bias_activation, column_sums, max_abs,
+};
 pub use gemm::{gemm, matmul, matmul_a_bt, matmul_at_b, GemmElem, MatRef};
 pub use softmax::{softmax_cross_entropy, softmax_rows};
-pub use update::{adam, sgd, AdamStep, Grad, SgdStep};
+pub use update::{
+    adam, sgd, sklearn_adam, sklearn_sgd, AdamStep, Grad, SgdStep, SklearnAdamStep, SklearnSgdStep,
+};
 
 /// A mutable buffer shared by the members of a team, each writing its own disjoint part.
 ///

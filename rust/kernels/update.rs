@@ -129,6 +129,66 @@ fn adam_span<T: Scalar>(
     }
 }
 
+/// The scalars of one step of scikit-learn's `SGDOptimizer` (velocity form).
+#[derive(Clone, Copy, Debug)]
+pub struct SklearnSgdStep<T> {
+    pub lr: T,
+    pub momentum: T,
+    pub nesterov: bool,
+}
+
+vectorised! {
+    /// scikit-learn's SGD: `v = μ·v - lr·g`, then `p += μ·v - lr·g` (Nesterov) or `p += v`.
+    /// Written operation for operation as NumPy evaluates it (no fused multiply-adds).
+    pub fn sklearn_sgd<T>(p: &mut [T], grad: Grad<'_, T>, v: &mut [T], s: SklearnSgdStep<T>) {
+        for_each_row!(p.len(), grad, false, |r, g| {
+            for ((pi, gi), vi) in p[r.clone()].iter_mut().zip(g).zip(v[r].iter_mut()) {
+                let velocity = s.momentum * *vi - s.lr * gi;
+                *vi = velocity;
+                let update = if s.nesterov {
+                    s.momentum * velocity - s.lr * gi
+                } else {
+                    velocity
+                };
+                *pi = *pi + update;
+            }
+        })
+    }
+}
+
+/// The scalars of one step of scikit-learn's `AdamOptimizer`.
+#[derive(Clone, Copy, Debug)]
+pub struct SklearnAdamStep<T> {
+    pub beta1: T,
+    pub beta2: T,
+    pub eps: T,
+    /// `lr_init · √(1 - β2^t) / (1 - β1^t)`: the bias corrections folded into the rate, so
+    /// `eps` is added to the uncorrected `√v`.
+    pub lr: T,
+}
+
+vectorised! {
+    /// scikit-learn's Adam: `m = β1·m + (1-β1)·g`, `v = β2·v + (1-β2)·g²`,
+    /// `p += -lr·m / (√v + eps)`, in NumPy's order of operations.
+    pub fn sklearn_adam<T>(
+        p: &mut [T],
+        grad: Grad<'_, T>,
+        m: &mut [T],
+        v: &mut [T],
+        s: SklearnAdamStep<T>,
+    ) {
+        let one = T::one();
+        for_each_row!(p.len(), grad, false, |r, g| {
+            let rows = p[r.clone()].iter_mut().zip(g).zip(&mut m[r.clone()]).zip(&mut v[r]);
+            for (((pi, gi), mi), vi) in rows {
+                *mi = s.beta1 * *mi + (one - s.beta1) * gi;
+                *vi = s.beta2 * *vi + (one - s.beta2) * (gi * gi);
+                *pi = *pi + (-s.lr * *mi) / (vi.sqrt() + s.eps);
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

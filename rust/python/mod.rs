@@ -16,7 +16,7 @@ mod _core {
     #[pymodule_export]
     use super::network::PyNetwork;
     #[pymodule_export]
-    use super::optimizers::{Adam, AdamW, Optimizer, Sgd};
+    use super::optimizers::{Adam, AdamW, Optimizer, Sgd, SklearnAdam, SklearnSgd};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

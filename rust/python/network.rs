@@ -167,14 +167,19 @@ impl PyNetwork {
         dispatch!(&self.net, n => loss(py, n, x, y))
     }
 
-    /// `(loss, [dW…], [db…])` of the mean loss over all rows of `x`.
+    /// `(loss, [dW…], [db…])` of the mean loss over all rows of `x` (weighted by
+    /// `sample_weight`, plus scikit-learn's L2 term when `alpha > 0`).
+    #[pyo3(signature = (x, y, sample_weight = None, alpha = 0.0))]
     fn gradients<'py>(
         &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
+        sample_weight: Option<Bound<'py, PyAny>>,
+        alpha: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        dispatch!(&self.net, n => gradients(py, n, x, y))
+        check_alpha(alpha)?;
+        dispatch!(&self.net, n => gradients(py, n, x, y, sample_weight.as_ref(), alpha))
     }
 
     /// One optimizer update on the batch `(x, y)`; returns the loss before it.
@@ -191,7 +196,12 @@ impl PyNetwork {
 
     /// Trains for `epochs`; returns `[(loss, val_loss, val_accuracy, seconds), …]` per epoch.
     /// `on_epoch(epoch, loss, val_loss, val_accuracy, seconds)` is called after each epoch.
-    #[pyo3(signature = (x, y, epochs, batch_size, optimizer, shuffle, seed, x_val, y_val, on_epoch))]
+    /// `order` (int64, a permutation of the rows) fixes the visiting order of every epoch;
+    /// `sample_weight` and `alpha` are scikit-learn's (see `gradients`).
+    #[pyo3(signature = (
+        x, y, epochs, batch_size, optimizer, shuffle, seed, x_val, y_val, on_epoch,
+        order = None, sample_weight = None, alpha = 0.0,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         &mut self,
@@ -206,7 +216,12 @@ impl PyNetwork {
         x_val: Option<Bound<'_, PyAny>>,
         y_val: Option<Bound<'_, PyAny>>,
         on_epoch: Option<Py<PyAny>>,
+        order: Option<Bound<'_, PyAny>>,
+        sample_weight: Option<Bound<'_, PyAny>>,
+        alpha: f64,
     ) -> PyResult<Vec<EpochRow>> {
+        check_alpha(alpha)?;
+        let order = order.map(|o| borrow_order(&o)).transpose()?;
         let epochs = usize::try_from(epochs)
             .map_err(|_| value_error(format!("epochs: expected an integer >= 0, got {epochs}")))?;
         let batch_size = usize::try_from(batch_size)
@@ -239,11 +254,13 @@ impl PyNetwork {
             epochs,
             batch_size,
             shuffle,
+            alpha,
         };
         let main_thread = is_main_thread(py)?;
         let on_epoch = on_epoch.as_ref();
         let (result, interrupt) = dispatch!(&mut self.net, n => {
-            fit(py, n, &mut opt, x, y, validation.as_ref(), settings, rng, main_thread, on_epoch)?
+            let run = FitRun { settings, order: order.as_deref(), main_thread, on_epoch };
+            fit(py, n, &mut opt, x, y, sample_weight.as_ref(), validation.as_ref(), run, rng)?
         });
         // Ctrl-C wins even if the last batch finished meanwhile: the user asked to stop.
         match (result, interrupt) {
@@ -369,14 +386,24 @@ fn gradients<'py, T: Dtype>(
     net: &Network<T>,
     x: &Bound<'py, PyAny>,
     y: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    alpha: f64,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
-    let (data, rows, cols, targets) = (xm.data(), xm.rows, xm.cols, ym.view());
+    let sw = borrow_weights::<T>(sample_weight)?;
+    let data = Dataset {
+        x: xm.data(),
+        rows: xm.rows,
+        cols: xm.cols,
+        targets: ym.view(),
+        weights: sw.as_ref().map(|w| w.data()),
+    };
     let (loss, grads) = detached(py, || -> Result<_> {
-        net.check_data(data, rows, cols, &targets)?;
-        let mut ws = Workspace::new(net, rows);
+        net.check_data(data.x, data.rows, data.cols, &data.targets)?;
+        net.check_weights(data.weights, data.rows, "sample_weight")?;
+        let mut ws = Workspace::new(net, data.rows);
         let mut grads = net.zero_gradients();
-        let loss = net.loss_and_gradients(data, rows, &targets, &mut ws, &mut grads);
+        let loss = net.loss_and_gradients(&data, alpha, &mut ws, &mut grads)?;
         Ok((loss, grads))
     })?;
     let dw = grads
@@ -416,6 +443,46 @@ fn step<T: Dtype>(
 /// epoch callback's), if any.
 type FitOutcome = (Result<Vec<EpochReport>>, Option<PyErr>);
 
+/// How one `fit` call runs, besides its data.
+struct FitRun<'a> {
+    settings: FitConfig,
+    order: Option<&'a [usize]>,
+    main_thread: bool,
+    on_epoch: Option<&'a Py<PyAny>>,
+}
+
+/// `alpha` as scikit-learn accepts it: finite and >= 0.
+fn check_alpha(alpha: f64) -> PyResult<()> {
+    if alpha.is_finite() && alpha >= 0.0 {
+        Ok(())
+    } else {
+        Err(value_error(format!(
+            "alpha: expected a finite value >= 0, got {alpha}"
+        )))
+    }
+}
+
+fn borrow_weights<'py, T: Dtype>(
+    sample_weight: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Option<Vector<'py, T>>> {
+    sample_weight
+        .map(|w| Vector::borrow(w, "sample_weight", "a float vector of the network's dtype"))
+        .transpose()
+}
+
+/// A visiting order: int64 indices, converted to `usize` (range and repeats are checked by
+/// the training loop).
+fn borrow_order(order: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+    let v = Vector::<i64>::borrow(order, "order", "int64 row indices")?;
+    v.data()
+        .iter()
+        .map(|&i| {
+            usize::try_from(i)
+                .map_err(|_| value_error(format!("order: row indices must be >= 0, got {i}")))
+        })
+        .collect()
+}
+
 #[allow(clippy::too_many_arguments)]
 fn fit<T: Dtype>(
     py: Python<'_>,
@@ -423,13 +490,19 @@ fn fit<T: Dtype>(
     opt: &mut Optimizer,
     x: &Bound<'_, PyAny>,
     y: &Bound<'_, PyAny>,
+    sample_weight: Option<&Bound<'_, PyAny>>,
     validation: Option<&(Bound<'_, PyAny>, Bound<'_, PyAny>)>,
-    settings: FitConfig,
+    run: FitRun<'_>,
     rng: &mut Rng,
-    main_thread: bool,
-    on_epoch: Option<&Py<PyAny>>,
 ) -> PyResult<FitOutcome> {
+    let FitRun {
+        settings,
+        order,
+        main_thread,
+        on_epoch,
+    } = run;
     let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
+    let sw = borrow_weights::<T>(sample_weight)?;
     let val = validation
         .map(|(xv, yv)| borrow_data(net, xv, yv, ("X_val", "y_val")))
         .transpose()?;
@@ -438,12 +511,14 @@ fn fit<T: Dtype>(
         rows: xm.rows,
         cols: xm.cols,
         targets: ym.view(),
+        weights: sw.as_ref().map(|w| w.data()),
     };
     let val_set = val.as_ref().map(|(xv, yv)| Dataset {
         x: xv.data(),
         rows: xv.rows,
         cols: xv.cols,
         targets: yv.view(),
+        weights: None,
     });
     let config = &opt.config;
     let state = T::state_of(&mut opt.state)?;
@@ -462,6 +537,7 @@ fn fit<T: Dtype>(
                 &train_set,
                 val_set.as_ref(),
                 settings,
+                order,
                 rng,
                 &mut hooks,
             )
@@ -498,6 +574,7 @@ fn check_fit_data<T: Dtype>(
         train_set.cols,
         &train_set.targets,
     )?;
+    net.check_weights(train_set.weights, train_set.rows, "sample_weight")?;
     if let Some(v) = val {
         net.check_data(v.x, v.rows, v.cols, &v.targets)
             .map_err(|e| Error::value(format!("validation_data: {e}")))?;

@@ -98,6 +98,22 @@ impl Optimizer {
                 "{}(lr={lr:?}, betas=({beta1:?}, {beta2:?}), eps={eps:?}, weight_decay={weight_decay:?})",
                 if *decoupled { "AdamW" } else { "Adam" }
             ),
+            OptimizerConfig::SklearnSgd {
+                lr,
+                momentum,
+                nesterov,
+            } => format!(
+                "SklearnSGD(lr={lr:?}, momentum={momentum:?}, nesterov={})",
+                if *nesterov { "True" } else { "False" }
+            ),
+            OptimizerConfig::SklearnAdam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => format!(
+                "SklearnAdam(lr={lr:?}, beta_1={beta1:?}, beta_2={beta2:?}, epsilon={eps:?})"
+            ),
         }
     }
 }
@@ -163,5 +179,33 @@ impl AdamW {
     ) -> PyResult<PyClassInitializer<Self>> {
         let config = OptimizerConfig::adam(lr, betas, eps, weight_decay, true)?;
         Ok(PyClassInitializer::from(with_config(config)).add_subclass(AdamW))
+    }
+}
+
+/// scikit-learn's `SGDOptimizer` (velocity form), for `ferroprop.MLPClassifier`/`MLPRegressor`.
+#[pyclass(extends = Optimizer, name = "SklearnSGD", module = "ferroprop._core")]
+pub struct SklearnSgd;
+
+#[pymethods]
+impl SklearnSgd {
+    #[new]
+    #[pyo3(signature = (lr, momentum, nesterov))]
+    fn new(lr: f64, momentum: f64, nesterov: bool) -> PyResult<PyClassInitializer<Self>> {
+        let config = OptimizerConfig::sklearn_sgd(lr, momentum, nesterov)?;
+        Ok(PyClassInitializer::from(with_config(config)).add_subclass(SklearnSgd))
+    }
+}
+
+/// scikit-learn's `AdamOptimizer`, for `ferroprop.MLPClassifier`/`MLPRegressor`.
+#[pyclass(extends = Optimizer, name = "SklearnAdam", module = "ferroprop._core")]
+pub struct SklearnAdam;
+
+#[pymethods]
+impl SklearnAdam {
+    #[new]
+    #[pyo3(signature = (lr, beta_1, beta_2, epsilon))]
+    fn new(lr: f64, beta_1: f64, beta_2: f64, epsilon: f64) -> PyResult<PyClassInitializer<Self>> {
+        let config = OptimizerConfig::sklearn_adam(lr, beta_1, beta_2, epsilon)?;
+        Ok(PyClassInitializer::from(with_config(config)).add_subclass(SklearnAdam))
     }
 }
