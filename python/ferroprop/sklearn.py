@@ -1,0 +1,859 @@
+"""scikit-learn's `MLPClassifier` and `MLPRegressor`, trained by ferroprop's Rust core.
+
+Same parameters, defaults, fitted attributes and numerics as scikit-learn 1.9's
+`sklearn.neural_network` estimators: the same `random_state` gives the same model (Glorot init
+and per-epoch shuffles drawn from the same NumPy stream, the same L2 term, SGD and Adam updates,
+schedules, early stopping and stopping rules). The loops over batches run in Rust with the GIL
+released; the per-epoch bookkeeping below follows `_multilayer_perceptron.py` line by line.
+
+Beyond scikit-learn: `class_weight`, the activations `leaky_relu` and `gelu`,
+`fit(..., validation_data=(X_val, y_val))` with `validation_loss_curve_`, `partial_fit` with
+early stopping against that fixed validation set, and `save(path)` / `ferroprop.load(path)`.
+
+This is the only ferroprop module that imports scikit-learn.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _core
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_ACTIVATIONS = {"identity", "logistic", "tanh", "relu", "leaky_relu", "gelu"}
+_NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed."
+)
+
+
+def _dense(X: Any) -> Any:
+    """Sparse inputs are densified: the engine's kernels are dense."""
+    return X.toarray() if scipy.sparse.issparse(X) else X
+
+
+class _BaseMLP(BaseEstimator):
+    """The shared machinery of both estimators (scikit-learn's `BaseMultilayerPerceptron`)."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(_ACTIVATIONS)],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    # -- the network ------------------------------------------------------------------------
+
+    def _engine_loss(self) -> str:
+        if not is_classifier(self):
+            return self.loss
+        return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
+
+    def _build_network(self, dtype: np.dtype) -> None:
+        """A core network shaped like `coefs_`, holding their values."""
+        widths = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+        self._net = _core.Network(
+            widths, [self.activation], self._engine_loss(), np.dtype(dtype).name, "glorot", 0
+        )
+        self._push_parameters()
+
+    def _network(self) -> Any:
+        """The core network, rebuilt from `coefs_` after unpickling or loading."""
+        if getattr(self, "_net", None) is None:
+            self._build_network(self._dtype())
+        return self._net
+
+    def _dtype(self) -> np.dtype:
+        return np.dtype(self.coefs_[0].dtype)
+
+    def _push_parameters(self) -> None:
+        dtype = np.dtype(self._net.dtype)
+        self._net.set_parameters(
+            [np.ascontiguousarray(c, dtype) for c in self.coefs_],
+            [np.ascontiguousarray(b, dtype) for b in self.intercepts_],
+        )
+
+    def _pull_parameters(self) -> None:
+        self.coefs_ = list(self._net.weights())
+        self.intercepts_ = list(self._net.biases())
+
+    def __getstate__(self) -> dict:
+        # The core objects do not pickle; `coefs_` hold everything needed to rebuild the
+        # network. An optimizer's state is dropped: `partial_fit` after unpickling starts a
+        # fresh one.
+        state = super().__getstate__()
+        for key in ("_net", "_optimizer", "_fixed_validation"):
+            state.pop(key, None)
+        return state
+
+    # -- initialisation ---------------------------------------------------------------------
+
+    def _initialize(self, y: np.ndarray, layer_units: list[int], dtype: np.dtype) -> None:
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        if not is_classifier(self):
+            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        elif self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_ = "softmax"
+        else:
+            self.out_activation_ = "logistic"
+
+        self.coefs_ = []
+        self.intercepts_ = []
+        for i in range(self.n_layers_ - 1):
+            coef, intercept = self._init_coef(layer_units[i], layer_units[i + 1], dtype)
+            self.coefs_.append(coef)
+            self.intercepts_.append(intercept)
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [i.copy() for i in self.intercepts_]
+        self._build_network(dtype)
+        self._optimizer = None
+        self._stopped_early = False
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _init_coef(self, fan_in: int, fan_out: int, dtype: np.dtype) -> tuple[np.ndarray, ...]:
+        # Glorot uniform, drawn exactly as scikit-learn draws it (weights, then intercepts).
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        init_bound = np.sqrt(factor / (fan_in + fan_out))
+        coef = self._random_state.uniform(-init_bound, init_bound, (fan_in, fan_out))
+        intercept = self._random_state.uniform(-init_bound, init_bound, fan_out)
+        return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
+
+    # -- fitting ----------------------------------------------------------------------------
+
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        incremental: bool = False,
+        validation_data: Any = None,
+    ) -> _BaseMLP:
+        self._validate_params()
+        hidden_layer_sizes = self.hidden_layer_sizes
+        if not hasattr(hidden_layer_sizes, "__iter__"):
+            hidden_layer_sizes = [hidden_layer_sizes]
+        hidden_layer_sizes = list(hidden_layer_sizes)
+        if np.any(np.array(hidden_layer_sizes) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}.")
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        n_features = X.shape[1]
+        sample_weight = self._sample_weight(sample_weight, X, y)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        self.n_outputs_ = y.shape[1]
+        layer_units = [n_features, *hidden_layer_sizes, self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype)
+        elif getattr(self, "_net", None) is None or np.dtype(self._net.dtype) != X.dtype:
+            self._build_network(X.dtype)
+
+        validation = self._validation_set(validation_data, incremental)
+        try:
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(X, y, sample_weight, incremental, validation)
+            else:
+                self._fit_lbfgs(X, y, sample_weight)
+        except _core.DivergenceError as err:
+            self._pull_parameters()
+            raise ValueError(_NON_FINITE) from err
+        self._pull_parameters()
+        if not all(np.isfinite(w).all() for w in (*self.coefs_, *self.intercepts_)):
+            raise ValueError(_NON_FINITE)
+        return self
+
+    def _sample_weight(self, sample_weight: Any, X: np.ndarray, y: np.ndarray) -> Any:
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        return sample_weight
+
+    def _targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """`y` (n, n_outputs) as the engine's loss takes it: class indices for softmax."""
+        if is_classifier(self) and self.out_activation_ == "softmax":
+            return np.ascontiguousarray(np.argmax(y, axis=1), dtype=np.int64)
+        return np.ascontiguousarray(y, dtype=dtype)
+
+    def _validation_set(self, validation_data: Any, incremental: bool) -> Any:
+        """`validation_data` checked and kept (a later `partial_fit` reuses it)."""
+        if validation_data is None:
+            if incremental:
+                return getattr(self, "_fixed_validation", None)
+            self.__dict__.pop("_fixed_validation", None)
+            self.__dict__.pop("validation_loss_curve_", None)
+            return None
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data: expected a pair (X_val, y_val)")
+        X_val, y_val = validation_data
+        X_val = _dense(validate_data(self, X_val, accept_sparse=["csr", "csc"], reset=False))
+        X_val = X_val.astype(self._dtype(), copy=False)
+        y_val = np.asarray(y_val)
+        if is_classifier(self):
+            y_val = column_or_1d(y_val) if y_val.ndim == 2 and y_val.shape[1] == 1 else y_val
+            unknown = np.setdiff1d(unique_labels(y_val), self.classes_)
+            if len(unknown):
+                raise ValueError(
+                    f"validation_data: y_val has classes {unknown} not seen in fit; "
+                    f"expected labels among {self.classes_}"
+                )
+            y_core = self._label_binarizer.transform(y_val)
+        else:
+            y_core = y_val.reshape(len(y_val), -1).astype(self._dtype())
+        if len(y_val) != X_val.shape[0]:
+            raise ValueError(
+                f"validation_data: X_val has {X_val.shape[0]} rows but y_val has {len(y_val)}"
+            )
+        self._fixed_validation = (X_val, y_val, self._targets(y_core, self._dtype()))
+        if not incremental or not hasattr(self, "validation_loss_curve_"):
+            self.validation_loss_curve_ = []
+        return self._fixed_validation
+
+    def _optimizer_for(self, incremental: bool) -> Any:
+        if incremental and getattr(self, "_optimizer", None) is not None:
+            return self._optimizer
+        if self.solver == "sgd":
+            self._optimizer = _core.SklearnSGD(
+                float(self.learning_rate_init), float(self.momentum), bool(self.nesterovs_momentum)
+            )
+        else:
+            self._optimizer = _core.SklearnAdam(
+                float(self.learning_rate_init),
+                float(self.beta_1),
+                float(self.beta_2),
+                float(self.epsilon),
+            )
+        return self._optimizer
+
+    def _fit_stochastic(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: Any,
+        incremental: bool,
+        validation: Any,
+    ) -> None:
+        optimizer = self._optimizer_for(incremental)
+        early_stopping = self.early_stopping
+        if early_stopping and incremental and validation is None:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True without a fixed validation "
+                "set: pass validation_data=(X_val, y_val) to partial_fit"
+            )
+        if incremental and getattr(self, "_stopped_early", False):
+            warnings.warn(
+                "partial_fit: early stopping has already ended training (the best weights "
+                "were restored); call fit to start again",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+            return
+        sample_weight_val = None
+        if early_stopping and validation is not None:
+            X_train, y_train, sample_weight_train = X, y, sample_weight
+            X_val, y_val = validation[0], validation[1]
+        elif early_stopping:
+            # Don't stratify in multilabel classification (scikit-learn's rule).
+            should_stratify = is_classifier(self) and self.n_outputs_ == 1
+            stratify = y if should_stratify else None
+            if sample_weight is None:
+                X_train, X_val, y_train, y_val = train_test_split(
+                    X,
+                    y,
+                    random_state=self._random_state,
+                    test_size=self.validation_fraction,
+                    stratify=stratify,
+                )
+                sample_weight_train = None
+            else:
+                (X_train, X_val, y_train, y_val, sample_weight_train, sample_weight_val) = (
+                    train_test_split(
+                        X,
+                        y,
+                        sample_weight,
+                        random_state=self._random_state,
+                        test_size=self.validation_fraction,
+                        stratify=stratify,
+                    )
+                )
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val)
+        else:
+            X_train, y_train, sample_weight_train = X, y, sample_weight
+            X_val = y_val = None
+
+        n_samples = X_train.shape[0]
+        sample_idx = np.arange(n_samples, dtype=int)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is going to "
+                    "be clipped",
+                    stacklevel=3,
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        net = self._net
+        dtype = np.dtype(net.dtype)
+        X_train = np.ascontiguousarray(X_train, dtype=dtype)
+        y_train = self._targets(y_train, dtype)
+        if sample_weight_train is not None:
+            sample_weight_train = np.ascontiguousarray(sample_weight_train, dtype=dtype)
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                order = np.ascontiguousarray(sample_idx, dtype=np.int64)
+                rows = net.fit(
+                    X_train,
+                    y_train,
+                    1,
+                    batch_size,
+                    optimizer,
+                    False,
+                    None,
+                    None,
+                    None,
+                    None,
+                    order=order,
+                    sample_weight=sample_weight_train,
+                    alpha=float(self.alpha),
+                )
+                self.n_iter_ += 1
+                self.loss_ = rows[0][0]
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+                if validation is not None:
+                    self.validation_loss_curve_.append(net.loss(validation[0], validation[2]))
+
+                self._update_no_improvement_count(early_stopping, X_val, y_val, sample_weight_val)
+                self._iteration_ends(optimizer)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    subject = "Validation score" if early_stopping else "Training loss"
+                    msg = (
+                        f"{subject} did not improve more than tol={self.tol:f} for "
+                        f"{self.n_iter_no_change} consecutive epochs."
+                    )
+                    if self._trigger_stopping(optimizer, msg):
+                        if incremental:
+                            self._stopped_early = True
+                        break
+                    self._no_improvement_count = 0
+
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
+                        "and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+
+        if early_stopping and (not incremental or self._stopped_early):
+            # Restore the best weights.
+            self.coefs_ = self._best_coefs
+            self.intercepts_ = self._best_intercepts
+            self._push_parameters()
+
+    def _iteration_ends(self, optimizer: Any) -> None:
+        """scikit-learn's `iteration_ends`: the invscaling rate follows the samples seen."""
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            optimizer.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+
+    def _trigger_stopping(self, optimizer: Any, msg: str) -> bool:
+        """scikit-learn's `trigger_stopping`: whether to stop, or (adaptive) divide the rate."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if optimizer.lr <= 1e-6:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        optimizer.lr = optimizer.lr / 5.0
+        if self.verbose:
+            print(msg + f" Setting learning rate to {optimizer.lr:f}")
+        return False
+
+    def _update_no_improvement_count(
+        self, early_stopping: bool, X_val: Any, y_val: Any, sample_weight_val: Any
+    ) -> None:
+        if early_stopping:
+            val_score = self._score(X_val, y_val, sample_weight=sample_weight_val)
+            self.validation_scores_.append(val_score)
+            if self.verbose:
+                print(f"Validation score: {self.validation_scores_[-1]:f}")
+            last_valid_score = self.validation_scores_[-1]
+            if last_valid_score < (self.best_validation_score_ + self.tol):
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last_valid_score > self.best_validation_score_:
+                self.best_validation_score_ = last_valid_score
+                self._best_coefs = list(self._net.weights())
+                self._best_intercepts = list(self._net.biases())
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _fit_lbfgs(self, X: np.ndarray, y: np.ndarray, sample_weight: Any) -> None:
+        net = self._net
+        dtype = np.dtype(net.dtype)
+        shapes = [c.shape for c in self.coefs_]
+        sizes = [c.size for c in self.coefs_] + [b.size for b in self.intercepts_]
+        splits = np.cumsum(sizes)[:-1]
+        X = np.ascontiguousarray(X, dtype=dtype)
+        y = self._targets(y, dtype)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+        n_layers = len(shapes)
+
+        def unpack(packed: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+            parts = np.split(packed.astype(dtype, copy=False), splits)
+            coefs = [p.reshape(s) for p, s in zip(parts[:n_layers], shapes, strict=True)]
+            return coefs, parts[n_layers:]
+
+        def loss_and_grad(packed: np.ndarray) -> tuple[float, np.ndarray]:
+            coefs, intercepts = unpack(packed)
+            net.set_parameters(
+                [np.ascontiguousarray(c) for c in coefs],
+                [np.ascontiguousarray(b) for b in intercepts],
+            )
+            loss, dw, db = net.gradients(X, y, sample_weight, float(self.alpha))
+            return loss, np.hstack([g.ravel() for g in (*dw, *db)])
+
+        packed = np.hstack([p.ravel() for p in (*self.coefs_, *self.intercepts_)])
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        opt_res = scipy.optimize.minimize(
+            loss_and_grad,
+            packed,
+            method="L-BFGS-B",
+            jac=True,
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                **_get_additional_lbfgs_options_dict("iprint", iprint),
+            },
+        )
+        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+        self.loss_ = opt_res.fun
+        coefs, intercepts = unpack(opt_res.x)
+        if not all(np.isfinite(p).all() for p in (*coefs, *intercepts)):
+            raise ValueError(_NON_FINITE)
+        net.set_parameters(
+            [np.ascontiguousarray(c) for c in coefs],
+            [np.ascontiguousarray(b) for b in intercepts],
+        )
+
+    # -- prediction -------------------------------------------------------------------------
+
+    def _forward_pass_fast(self, X: Any, check_input: bool = True) -> np.ndarray:
+        """The output layer's activations `(n, n_outputs_)`."""
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        net = self._network()
+        X = np.ascontiguousarray(_dense(X), dtype=np.dtype(net.dtype))
+        return net.forward(X)
+
+    def _score_with_function(
+        self, X: Any, y: Any, sample_weight: Any, score_function: Any
+    ) -> float:
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, validation_data: Any = None
+    ) -> _BaseMLP:
+        """Fits the model to `X (n_samples, n_features)` and `y`.
+
+        `sample_weight (n_samples,)` weights each sample's loss; `validation_data=(X_val,
+        y_val)` records `validation_loss_curve_` per epoch and, with `early_stopping=True`,
+        replaces the held-out `validation_fraction` split. Ctrl-C keeps the current weights
+        with a warning.
+        """
+        return self._fit(
+            X, y, sample_weight=sample_weight, incremental=False, validation_data=validation_data
+        )
+
+    def _check_solver(self) -> bool:
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is "
+                "not stochastic."
+            )
+        return True
+
+    # -- model files ------------------------------------------------------------------------
+
+    def save(self, path: Any) -> None:
+        """Writes the fitted model to a safetensors file (see `ferroprop.load`)."""
+        check_is_fitted(self)
+        from . import _estimator_files
+
+        _estimator_files.save(self, path)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier: scikit-learn's `MLPClassifier`, trained in Rust.
+
+    Parameters are scikit-learn 1.9's (see its documentation), plus `class_weight` ('balanced'
+    or a dict `{label: weight}`, multiplying `sample_weight`) and the activations `leaky_relu`
+    (slope 0.01) and `gelu` (tanh approximation). Predictions `(n_samples,)` (or
+    `(n_samples, n_classes)` for multilabel); `predict_proba` `(n_samples, n_classes)`.
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
+        class_weight: Any = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.class_weight = class_weight
+
+    loss = "log_loss"
+
+    def _validate_input(
+        self, X: Any, y: Any, incremental: bool, reset: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        X = _dense(X)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
+        self._y_labels = y
+        y = self._label_binarizer.transform(y).astype(bool)
+        return X, y
+
+    def _sample_weight(self, sample_weight: Any, X: np.ndarray, y: np.ndarray) -> Any:
+        sample_weight = super()._sample_weight(sample_weight, X, y)
+        if self.class_weight is None:
+            self.__dict__.pop("_y_labels", None)
+            return sample_weight
+        labels = self.__dict__.pop("_y_labels")
+        class_weight = compute_sample_weight(self.class_weight, labels).astype(X.dtype)
+        return class_weight if sample_weight is None else sample_weight * class_weight
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels `(n_samples,)`, or `(n_samples, n_classes)` for multilabel."""
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X: Any, check_input: bool = True) -> np.ndarray:
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def _score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        return self._score_with_function(X, y, sample_weight, accuracy_score)
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        classes: Any = None,
+        validation_data: Any = None,
+    ) -> MLPClassifier:
+        """One epoch over `(X, y)`; `classes` (all labels) is required on the first call.
+
+        With `early_stopping=True`, a fixed `validation_data=(X_val, y_val)` (given now or in
+        an earlier call) is scored after each call; once it has not improved by `tol` for
+        `n_iter_no_change` calls, the best weights are restored and training ends.
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(
+            X, y, sample_weight=sample_weight, incremental=True, validation_data=validation_data
+        )
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log of `predict_proba`, `(n_samples, n_classes)`."""
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities `(n_samples, n_classes)`."""
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor: scikit-learn's `MLPRegressor`, trained in Rust.
+
+    `loss` is 'squared_error' (identity output) or 'poisson' (exp output, `y >= 0`).
+    Predictions `(n_samples,)` or `(n_samples, n_outputs)`.
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(
+        self,
+        loss: str = "squared_error",
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
+    ) -> None:
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    def _validate_input(
+        self, X: Any, y: Any, incremental: bool, reset: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        X = _dense(X)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("y: the poisson loss needs non-negative targets (y >= 0)")
+        return X, y
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted values `(n_samples,)` or `(n_samples, n_outputs)`."""
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X: Any, check_input: bool = True) -> np.ndarray:
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
+
+    def _score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        return self._score_with_function(X, y, sample_weight, r2_score)
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None, validation_data: Any = None
+    ) -> MLPRegressor:
+        """One epoch over `(X, y)`; early stopping as in `MLPClassifier.partial_fit`."""
+        return self._fit(
+            X, y, sample_weight=sample_weight, incremental=True, validation_data=validation_data
+        )
