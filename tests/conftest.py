@@ -57,6 +57,13 @@ class ErrorLog:
 
 
 ERROR_LOG = ErrorLog()
+# ferroprop's estimators against scikit-learn's own (tests/test_sklearn_parity.py).
+SKLEARN_LOG = ErrorLog()
+
+
+def record_parity(what: str, dtype: str, error: float) -> None:
+    """Logs a ferroprop-vs-scikit-learn coefficient error for the end-of-run summary."""
+    SKLEARN_LOG.record(dtype, "sklearn", error, what, "")
 
 
 class ParityChecker:
@@ -95,6 +102,10 @@ def parity(request: pytest.FixtureRequest) -> Callable[[str], ParityChecker]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SKLEARN_LOG.worst:
+        terminalreporter.section("ferroprop vs scikit-learn: largest relative coefficient error")
+        for (dtype, _), w in sorted(SKLEARN_LOG.worst.items()):
+            terminalreporter.write_line(f"{dtype:8s} {w.error:.3e}  {w.what}")
     if not ERROR_LOG.worst:
         return
     terminalreporter.section("ferroprop parity: largest relative errors vs float64 reference")
