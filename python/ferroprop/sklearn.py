@@ -36,9 +36,10 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _core
+from . import _core, _estimator_files
+from ._estimator_files import from_model_file as _from_model_file
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "_from_model_file"]
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _ACTIVATIONS = {"identity", "logistic", "tanh", "relu", "leaky_relu", "gelu"}
@@ -566,8 +567,6 @@ class _BaseMLP(BaseEstimator):
     def save(self, path: Any) -> None:
         """Writes the fitted model to a safetensors file (see `ferroprop.load`)."""
         check_is_fitted(self)
-        from . import _estimator_files
-
         _estimator_files.save(self, path)
 
     def __sklearn_tags__(self) -> Any:

@@ -1,0 +1,221 @@
+"""Model files for `MLPClassifier` and `MLPRegressor`: what is saved, and the checked rebuild.
+
+The file (see `model_files`) holds `coefs.{i}` and `intercepts.{i}`; its config holds the
+constructor parameters, the fitted attributes and, for a classifier, the classes. Loading checks
+every field before building anything: a hostile file raises ValueError, never crashes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+
+from .model_files import (
+    reject_extra_tensors,
+    require,
+    require_list,
+    require_widths,
+    tensor,
+    write_model_file,
+)
+
+_Y_TYPES = ("binary", "multiclass", "multilabel-indicator")
+_CLASS_DTYPE_KINDS = "biufUO"
+_OUT_ACTIVATIONS = ("identity", "exp", "softmax", "logistic")
+
+
+def _number(value: Any) -> Any:
+    """A float for JSON: non-finite values become the strings 'inf', '-inf', 'nan'."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else str(value)
+
+
+def _unnumber(value: Any, key: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in ("inf", "-inf", "nan"):
+            raise ValueError(f"config[{key!r}]: expected a number, got {value[:40]!r}")
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"config[{key!r}]: expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _curve(values: Any, key: str) -> list[float] | None:
+    if values is None:
+        return None
+    if not isinstance(values, list):
+        raise ValueError(f"config[{key!r}]: expected a list of numbers")
+    return [_unnumber(v, key) for v in values]
+
+
+def _params(est: Any) -> dict[str, Any]:
+    """The constructor parameters as JSON values."""
+    params = est.get_params(deep=False)
+    hidden = params["hidden_layer_sizes"]
+    params["hidden_layer_sizes"] = (
+        [int(hidden)] if isinstance(hidden, Integral) else [int(h) for h in hidden]
+    )
+    if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
+        params["random_state"] = None  # a RandomState instance is not saved
+    params["n_iter_no_change"] = _number(params["n_iter_no_change"])
+    if isinstance(params.get("class_weight"), dict):
+        params["class_weight"] = [[_label(k), float(v)] for k, v in params["class_weight"].items()]
+    return params
+
+
+def _label(value: Any) -> Any:
+    """A class label as a JSON value (NumPy scalars to Python ones)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def save(est: Any, path: str | os.PathLike[str]) -> None:
+    """Writes a fitted estimator (see `MLPClassifier.save`)."""
+    tensors: dict[str, np.ndarray] = {}
+    for i, (w, b) in enumerate(zip(est.coefs_, est.intercepts_, strict=True)):
+        tensors[f"coefs.{i}"] = np.ascontiguousarray(w)
+        tensors[f"intercepts.{i}"] = np.ascontiguousarray(b)
+    names = getattr(est, "feature_names_in_", None)
+    fitted = {
+        "dtype": est.coefs_[0].dtype.name,
+        "n_features_in": int(est.n_features_in_),
+        "feature_names_in": None if names is None else [str(n) for n in names],
+        "n_outputs": int(est.n_outputs_),
+        "out_activation": est.out_activation_,
+        "n_iter": int(est.n_iter_),
+        "t": int(getattr(est, "t_", 0)),
+        "loss": _number(est.loss_),
+        "best_loss": _number(getattr(est, "best_loss_", None)),
+        "loss_curve": _numbers(getattr(est, "loss_curve_", None)),
+        "validation_scores": _numbers(getattr(est, "validation_scores_", None)),
+        "best_validation_score": _number(getattr(est, "best_validation_score_", None)),
+        "validation_loss_curve": _numbers(getattr(est, "validation_loss_curve_", None)),
+    }
+    config = {"params": _params(est), "fitted": fitted}
+    if hasattr(est, "classes_"):
+        lb = est._label_binarizer
+        config["classes"] = {
+            "y_type": lb.y_type_,
+            "values": [_label(c) for c in est.classes_],
+            "dtype": est.classes_.dtype.str,
+        }
+    write_model_file(path, type(est).__name__, tensors, config)
+
+
+def _numbers(values: Any) -> list | None:
+    return None if values is None else [_number(v) for v in values]
+
+
+def from_model_file(kind: str, tensors: dict[str, np.ndarray], config: dict) -> Any:
+    """Rebuilds an estimator from `read_model_file`'s output, checking every field."""
+    from .sklearn import MLPClassifier, MLPRegressor
+
+    cls = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}.get(kind)
+    if cls is None:
+        raise ValueError(f"kind: expected MLPClassifier or MLPRegressor, got {kind!r}")
+    params = dict(require(config, "params", dict))
+    fitted = require(config, "fitted", dict)
+    hidden = require_list(params, "hidden_layer_sizes", int, min_len=1)
+    params["n_iter_no_change"] = _unnumber(params.get("n_iter_no_change", 10), "n_iter_no_change")
+    if params["n_iter_no_change"] != math.inf:
+        params["n_iter_no_change"] = int(params["n_iter_no_change"])
+    if isinstance(params.get("class_weight"), list):
+        pairs = params["class_weight"]
+        if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise ValueError("config['params']['class_weight']: expected [label, weight] pairs")
+        params["class_weight"] = {k: _unnumber(v, "class_weight") for k, v in pairs}
+    unknown = set(params) - set(cls().get_params())
+    if unknown:
+        raise ValueError(f"config['params']: unknown parameters {sorted(unknown)[:5]}")
+    est = cls(**{**params, "hidden_layer_sizes": tuple(hidden)})
+    est._validate_params()
+
+    dtype = require(fitted, "dtype", str)
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"config['fitted']['dtype']: expected float32 or float64, got {dtype!r}")
+    n_features = require(fitted, "n_features_in", int)
+    n_outputs = require(fitted, "n_outputs", int)
+    widths = require_widths({"widths": [n_features, *hidden, n_outputs]})
+    names = []
+    est.coefs_, est.intercepts_ = [], []
+    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        est.coefs_.append(tensor(tensors, f"coefs.{i}", (fan_in, fan_out), dtype).copy())
+        est.intercepts_.append(tensor(tensors, f"intercepts.{i}", (fan_out,), dtype).copy())
+        names += [f"coefs.{i}", f"intercepts.{i}"]
+    reject_extra_tensors(tensors, names)
+
+    est.n_features_in_ = n_features
+    feature_names = fitted.get("feature_names_in")
+    if feature_names is not None:
+        feature_names = require_list(fitted, "feature_names_in", str)
+        if len(feature_names) != n_features:
+            raise ValueError("config['fitted']['feature_names_in']: one name per feature expected")
+        est.feature_names_in_ = np.asarray(feature_names, dtype=object)
+    est.n_outputs_ = n_outputs
+    est.n_layers_ = len(widths)
+    est.out_activation_ = require(fitted, "out_activation", str)
+    if est.out_activation_ not in _OUT_ACTIVATIONS:
+        raise ValueError(f"config['fitted']['out_activation']: unknown {est.out_activation_!r}")
+    est.n_iter_ = require(fitted, "n_iter", int)
+    est.t_ = require(fitted, "t", int)
+    est.loss_ = _unnumber(fitted.get("loss"), "loss")
+    est.best_loss_ = _unnumber(fitted.get("best_loss"), "best_loss")
+    est.loss_curve_ = _curve(fitted.get("loss_curve"), "loss_curve")
+    est.validation_scores_ = _curve(fitted.get("validation_scores"), "validation_scores")
+    est.best_validation_score_ = _unnumber(
+        fitted.get("best_validation_score"), "best_validation_score"
+    )
+    curve = _curve(fitted.get("validation_loss_curve"), "validation_loss_curve")
+    if curve is not None:
+        est.validation_loss_curve_ = curve
+    if est.loss_curve_ is None:
+        del est.loss_curve_, est.validation_scores_, est.best_validation_score_, est.best_loss_
+    est._no_improvement_count = 0
+    est._stopped_early = False
+    est._optimizer = None
+    if kind == "MLPClassifier":
+        _restore_classes(est, require(config, "classes", dict))
+    elif est.out_activation_ not in ("identity", "exp"):
+        raise ValueError("config['fitted']['out_activation']: not a regressor's output")
+    est._build_network(np.dtype(dtype))
+    return est
+
+
+def _restore_classes(est: Any, classes: dict) -> None:
+    """`classes_` and the label binarizer, consistent with the output layer."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    y_type = require(classes, "y_type", str)
+    if y_type not in _Y_TYPES:
+        raise ValueError(f"config['classes']['y_type']: expected one of {_Y_TYPES}")
+    values = require_list(classes, "values", (str, int, float, bool), min_len=1)
+    dtype_str = require(classes, "dtype", str)
+    try:
+        dtype = np.dtype(dtype_str)
+    except TypeError as err:
+        raise ValueError(
+            f"config['classes']['dtype']: not a NumPy dtype: {dtype_str[:40]!r}"
+        ) from err
+    if dtype.kind not in _CLASS_DTYPE_KINDS:
+        raise ValueError(f"config['classes']['dtype']: unsupported {dtype_str[:40]!r}")
+    labels = np.asarray(values, dtype=dtype)
+    n = est.n_outputs_
+    expected = {"binary": n == 1 and len(labels) <= 2, "multiclass": n == len(labels) > 2}
+    expected["multilabel-indicator"] = n == len(labels)
+    softmax = est.out_activation_ == "softmax"
+    if not expected[y_type] or softmax != (y_type == "multiclass"):
+        raise ValueError(
+            f"config['classes']: {len(labels)} {y_type} classes do not fit {n} "
+            f"{est.out_activation_} outputs"
+        )
+    lb = LabelBinarizer()
+    lb.classes_, lb.y_type_, lb.sparse_input_ = labels, y_type, False
+    est._label_binarizer = lb
+    est.classes_ = labels
