@@ -356,17 +356,7 @@ impl<T: Scalar> Network<T> {
 
     /// Checks `x` holds `rows > 0` finite rows of `n_inputs` features.
     pub fn check_inputs(&self, x: &[T], rows: usize, cols: usize) -> Result<()> {
-        if rows == 0 {
-            return Err(Error::value(
-                "X: expected at least one row, got an empty array",
-            ));
-        }
-        if cols != self.n_inputs() {
-            return Err(Error::value(format!(
-                "X: expected {} features per row (the network's input width), got {cols}",
-                self.n_inputs()
-            )));
-        }
+        self.check_shape(rows, cols)?;
         debug_assert_eq!(x.len(), rows * cols);
         // The vectorised scan first; the position only when there is something to report.
         if let Some(i) = (!kernels::all_finite(x))
@@ -377,6 +367,22 @@ impl<T: Scalar> Network<T> {
                 "X: contains a non-finite value (NaN or inf) at row {}, column {}",
                 i / cols,
                 i % cols
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks an input of `rows × cols` fits the network (`rows > 0`, `cols = n_inputs`).
+    pub fn check_shape(&self, rows: usize, cols: usize) -> Result<()> {
+        if rows == 0 {
+            return Err(Error::value(
+                "X: expected at least one row, got an empty array",
+            ));
+        }
+        if cols != self.n_inputs() {
+            return Err(Error::value(format!(
+                "X: expected {} features per row (the network's input width), got {cols}",
+                self.n_inputs()
             )));
         }
         Ok(())

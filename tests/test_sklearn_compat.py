@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import threading
 import warnings
 
@@ -199,3 +201,13 @@ def test_bad_parameters_are_clear_errors(digits) -> None:  # noqa: ANN001
         MLPRegressor(loss="poisson", max_iter=1).fit(X, -np.ones(len(y)))
     with pytest.raises(AttributeError, match="partial_fit"):
         MLPClassifier(solver="lbfgs").partial_fit(X, y, classes=np.arange(10))
+
+
+def test_core_does_not_import_sklearn() -> None:
+    code = (
+        "import sys, numpy as np, ferroprop as fp\n"
+        "net = fp.Network([2, 3, 2]); net.fit(np.zeros((4, 2)), np.zeros(4, dtype=int), epochs=1)\n"
+        "assert 'sklearn' not in sys.modules\n"
+        "assert fp.MLPClassifier.__module__ == 'ferroprop.sklearn'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -41,6 +41,16 @@ class AdamW(Optimizer):
         weight_decay: float = 0.01,
     ) -> None: ...
 
+class SklearnSGD(Optimizer):
+    """scikit-learn's SGDOptimizer (velocity form), used by ferroprop.sklearn."""
+
+    def __init__(self, lr: float, momentum: float, nesterov: bool) -> None: ...
+
+class SklearnAdam(Optimizer):
+    """scikit-learn's AdamOptimizer (eps added to the uncorrected sqrt(v))."""
+
+    def __init__(self, lr: float, beta_1: float, beta_2: float, epsilon: float) -> None: ...
+
 _Float = np.float32 | np.float64
 _EpochCallback = Callable[[int, float, float | None, float | None, float], None]
 
@@ -73,7 +83,11 @@ class Network:
     def predict(self, x: npt.NDArray[_Float]) -> npt.NDArray[np.int64] | npt.NDArray[_Float]: ...
     def loss(self, x: npt.NDArray[_Float], y: npt.NDArray[np.generic]) -> float: ...
     def gradients(
-        self, x: npt.NDArray[_Float], y: npt.NDArray[np.generic]
+        self,
+        x: npt.NDArray[_Float],
+        y: npt.NDArray[np.generic],
+        sample_weight: npt.NDArray[_Float] | None = None,
+        alpha: float = 0.0,
     ) -> tuple[float, list[npt.NDArray[_Float]], list[npt.NDArray[_Float]]]: ...
     def step(
         self, x: npt.NDArray[_Float], y: npt.NDArray[np.generic], optimizer: Optimizer
@@ -90,6 +104,10 @@ class Network:
         x_val: npt.NDArray[_Float] | None,
         y_val: npt.NDArray[np.generic] | None,
         on_epoch: _EpochCallback | None,
+        order: npt.NDArray[np.int64] | None = None,
+        sample_weight: npt.NDArray[_Float] | None = None,
+        alpha: float = 0.0,
+        finite_checked: bool = False,
     ) -> list[tuple[float, float | None, float | None, float]]: ...
 
 def set_num_threads(n: int) -> None: ...

@@ -384,6 +384,7 @@ class _BaseMLP(BaseEstimator):
                     order=order,
                     sample_weight=sample_weight_train,
                     alpha=float(self.alpha),
+                    finite_checked=True,  # validate_data rejected NaN/inf
                 )
                 self.n_iter_ += 1
                 self.loss_ = rows[0][0]

@@ -197,10 +197,12 @@ impl PyNetwork {
     /// Trains for `epochs`; returns `[(loss, val_loss, val_accuracy, seconds), …]` per epoch.
     /// `on_epoch(epoch, loss, val_loss, val_accuracy, seconds)` is called after each epoch.
     /// `order` (int64, a permutation of the rows) fixes the visiting order of every epoch;
-    /// `sample_weight` and `alpha` are scikit-learn's (see `gradients`).
+    /// `sample_weight` and `alpha` are scikit-learn's (see `gradients`). `finite_checked` skips
+    /// the scan of `x` for NaN/inf when the caller has already made it (scikit-learn's
+    /// `validate_data`): a full pass over the data on every call of an epoch-at-a-time loop.
     #[pyo3(signature = (
         x, y, epochs, batch_size, optimizer, shuffle, seed, x_val, y_val, on_epoch,
-        order = None, sample_weight = None, alpha = 0.0,
+        order = None, sample_weight = None, alpha = 0.0, finite_checked = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
@@ -219,6 +221,7 @@ impl PyNetwork {
         order: Option<Bound<'_, PyAny>>,
         sample_weight: Option<Bound<'_, PyAny>>,
         alpha: f64,
+        finite_checked: bool,
     ) -> PyResult<Vec<EpochRow>> {
         check_alpha(alpha)?;
         let order = order.map(|o| borrow_order(&o)).transpose()?;
@@ -259,7 +262,13 @@ impl PyNetwork {
         let main_thread = is_main_thread(py)?;
         let on_epoch = on_epoch.as_ref();
         let (result, interrupt) = dispatch!(&mut self.net, n => {
-            let run = FitRun { settings, order: order.as_deref(), main_thread, on_epoch };
+            let run = FitRun {
+                settings,
+                order: order.as_deref(),
+                main_thread,
+                on_epoch,
+                finite_checked,
+            };
             fit(py, n, &mut opt, x, y, sample_weight.as_ref(), validation.as_ref(), run, rng)?
         });
         // Ctrl-C wins even if the last batch finished meanwhile: the user asked to stop.
@@ -449,6 +458,8 @@ struct FitRun<'a> {
     order: Option<&'a [usize]>,
     main_thread: bool,
     on_epoch: Option<&'a Py<PyAny>>,
+    /// The caller has checked `x` is finite.
+    finite_checked: bool,
 }
 
 /// `alpha` as scikit-learn accepts it: finite and >= 0.
@@ -500,6 +511,7 @@ fn fit<T: Dtype>(
         order,
         main_thread,
         on_epoch,
+        finite_checked,
     } = run;
     let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
     let sw = borrow_weights::<T>(sample_weight)?;
@@ -529,19 +541,20 @@ fn fit<T: Dtype>(
             on_epoch,
             error: None,
         };
-        let result = check_fit_data(net, &train_set, val_set.as_ref()).and_then(|()| {
-            train::fit(
-                net,
-                config,
-                state,
-                &train_set,
-                val_set.as_ref(),
-                settings,
-                order,
-                rng,
-                &mut hooks,
-            )
-        });
+        let result =
+            check_fit_data(net, &train_set, val_set.as_ref(), finite_checked).and_then(|()| {
+                train::fit(
+                    net,
+                    config,
+                    state,
+                    &train_set,
+                    val_set.as_ref(),
+                    settings,
+                    order,
+                    rng,
+                    &mut hooks,
+                )
+            });
         (result, hooks.error)
     };
     let watch = |stop: &AtomicBool| {
@@ -567,13 +580,20 @@ fn check_fit_data<T: Dtype>(
     net: &Network<T>,
     train_set: &Dataset<'_, T>,
     val: Option<&Dataset<'_, T>>,
+    finite_checked: bool,
 ) -> Result<()> {
-    net.check_data(
-        train_set.x,
-        train_set.rows,
-        train_set.cols,
-        &train_set.targets,
-    )?;
+    if finite_checked {
+        net.check_shape(train_set.rows, train_set.cols)?;
+        net.loss_kind()
+            .validate(&train_set.targets, train_set.rows, net.n_outputs())?;
+    } else {
+        net.check_data(
+            train_set.x,
+            train_set.rows,
+            train_set.cols,
+            &train_set.targets,
+        )?;
+    }
     net.check_weights(train_set.weights, train_set.rows, "sample_weight")?;
     if let Some(v) = val {
         net.check_data(v.x, v.rows, v.cols, &v.targets)
