@@ -5,16 +5,20 @@ export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: demo test install test-deps lint rust-test py-test bench
 
-## Build and install the package, then train 784-256-128-10 on Fashion-MNIST.
+## Build and install the package, then `ferroprop train`: 784-256-128-10 on Fashion-MNIST
+## (Debian's dataset-fashion-mnist, installed here when missing and we may).
 demo: install
-	$(PYTHON) -m ferroprop.demo
+	@test -d /usr/share/datasets/fashion-mnist || apt-get install -y -qq dataset-fashion-mnist \
+		|| (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) || true
+	$(PYTHON) -m ferroprop train
 
 ## Build the extension in release mode and install it (maturin, via pip).
 install:
 	$(PIP) install --quiet .
 
 test-deps:
-	$(PIP) install --quiet "numpy>=1.24" "scikit-learn>=1.3" "pytest>=7" "ruff>=0.5" "maturin>=1.7,<2"
+	$(PIP) install --quiet "numpy>=1.24" "safetensors>=0.4" "scikit-learn>=1.6" scipy pandas joblib tqdm \
+		"pytest>=7" "ruff>=0.5" "maturin>=1.7,<2"
 
 ## Everything CI runs: formatting, lints, Rust unit tests, the build, pytest.
 test: test-deps lint rust-test install py-test

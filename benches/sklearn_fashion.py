@@ -17,7 +17,6 @@ import warnings
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
 from sklearn import neural_network  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 

@@ -95,6 +95,16 @@ class ParityChecker:
             self.close(a, b, category, f"{what}[{i}]")
 
 
+def require_fashion_mnist() -> None:
+    """Skips the calling test when Fashion-MNIST is not installed; fails it instead under
+    `FERROPROP_REQUIRE_DATA=1` (CI installs the data, so a skip there would hide a gap)."""
+    if Path("/usr/share/datasets/fashion-mnist").is_dir():
+        return
+    if os.environ.get("FERROPROP_REQUIRE_DATA") == "1":
+        pytest.fail("FERROPROP_REQUIRE_DATA=1 but dataset-fashion-mnist is not installed")
+    pytest.skip("dataset-fashion-mnist is not installed")
+
+
 @pytest.fixture
 def parity(request: pytest.FixtureRequest) -> Callable[[str], ParityChecker]:
     """Factory: ``parity(dtype)`` gives a checker that records errors under this test's id."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require_fashion_mnist
 from ferroprop import datasets
 
 REAL_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -159,12 +160,13 @@ def test_demo_runs_on_synthetic_data(tmp_path: Path, capsys: pytest.CaptureFixtu
     argv = ["--epochs", "2", "--batch-size", "2", "--data-dir", str(tmp_path), "--seed", "1"]
     assert demo.main(argv) == 0
     out = capsys.readouterr().out
-    assert "Fashion-MNIST: 5 train / 2 test samples" in out
-    assert "epoch   2/2" in out and "final test accuracy" in out and "samples/s" in out
+    assert "Fashion-MNIST: 4 train / 1 validation / 2 test rows" in out
+    assert "epoch 2/2" in out and "test accuracy" in out and "samples/s" in out
 
 
-@pytest.mark.skipif(not REAL_DIR.is_dir(), reason="dataset-fashion-mnist is not installed")
+@pytest.mark.fashion_mnist
 def test_real_fashion_mnist() -> None:
+    require_fashion_mnist()
     X_train, y_train, X_test, y_test = datasets.load_fashion_mnist()
     assert X_train.shape == (60000, 784) and X_test.shape == (10000, 784)
     assert y_train.shape == (60000,) and y_test.shape == (10000,)

@@ -3,7 +3,13 @@
 >>> import ferroprop as fp
 >>> net = fp.Network([784, 128, 10], activation="relu", loss="cross_entropy")
 >>> hist = net.fit(X, y, epochs=10, batch_size=64, optimizer=fp.SGD(lr=0.1))  # doctest: +SKIP
+>>> net.save("net.safetensors"); net = fp.load("net.safetensors")  # doctest: +SKIP
+
+`fp.MLPClassifier` and `fp.MLPRegressor` (scikit-learn's estimators, trained here) live in
+`ferroprop.sklearn`, imported on first use: only they need scikit-learn.
 """
+
+from typing import Any
 
 from . import datasets
 from ._core import (
@@ -17,6 +23,7 @@ from ._core import (
     set_num_threads,
     simd_path,
 )
+from .model_files import load
 from .network import History, Network
 
 __all__ = [
@@ -25,11 +32,23 @@ __all__ = [
     "AdamW",
     "DivergenceError",
     "History",
+    "MLPClassifier",
+    "MLPRegressor",
     "Network",
     "Optimizer",
     "__version__",
     "datasets",
     "get_num_threads",
+    "load",
     "set_num_threads",
     "simd_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`MLPClassifier` and `MLPRegressor` import scikit-learn, so only when asked for."""
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import sklearn
+
+        return getattr(sklearn, name)
+    raise AttributeError(f"module 'ferroprop' has no attribute {name!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,14 @@ from ._validation import (
     as_seed,
     as_values,
     as_vector,
+)
+from .model_files import (
+    reject_extra_tensors,
+    require,
+    require_list,
+    require_widths,
+    tensor,
+    write_model_file,
 )
 
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
@@ -86,6 +95,8 @@ class Network:
         activations = as_names(activation, len(widths) - 2, "activation")
         name = _dtype_name(dtype)
         self._dtype = _DTYPES[name]
+        self._init = init
+        self._seed = as_seed(seed)
         self._core = _core.Network(widths, activations, loss, name, init, as_seed(seed))
 
     # -- description --------------------------------------------------------------------------
@@ -135,6 +146,58 @@ class Network:
         b = [as_vector(a, self._dtype, f"biases[{i}]") for i, a in enumerate(biases)]
         self._core.set_parameters(w, b)
 
+    # -- model files ----------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the network to a safetensors model file, atomically (see `ferroprop.load`).
+
+        The file holds `weights.{l}` and `biases.{l}` and, as metadata, the widths, activations,
+        loss, dtype, init, seed and ferroprop version. `ferroprop.load(path)` rebuilds the
+        network with bitwise-identical parameters; optimizer state and the position of the
+        network's own shuffling generator are not saved (a loaded network restarts it from seed).
+        """
+        weights, biases = self.weights, self.biases
+        tensors: dict[str, np.ndarray] = {}
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+            tensors[f"weights.{i}"] = w
+            tensors[f"biases.{i}"] = b
+        config = {
+            "widths": self.widths,
+            "activations": self.activations,
+            "loss": self.loss_name,
+            "dtype": self._dtype.name,
+            "init": self._init,
+            "seed": self._seed,
+        }
+        write_model_file(path, "Network", tensors, config)
+
+    @classmethod
+    def _from_model_file(cls, tensors: dict[str, np.ndarray], config: dict[str, Any]) -> Network:
+        """Rebuilds a saved network from `read_model_file`'s tensors and config, checking every
+        field and tensor (shapes against the config, before anything is allocated)."""
+        widths = require_widths(config, "widths")
+        activations = require_list(config, "activations", str)
+        loss = require(config, "loss", str)
+        dtype = require(config, "dtype", str)
+        init = require(config, "init", str)
+        seed = require(config, "seed", int)
+        if dtype not in _DTYPES:
+            raise ValueError(f"config['dtype']: expected 'float32' or 'float64', got {dtype!r}")
+        if len(activations) != len(widths) - 2:
+            raise ValueError(
+                f"config['activations']: expected {len(widths) - 2} names (one per hidden "
+                f"layer), got {len(activations)}"
+            )
+        weights, biases, names = [], [], []
+        for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+            weights.append(tensor(tensors, f"weights.{i}", (fan_in, fan_out), dtype))
+            biases.append(tensor(tensors, f"biases.{i}", (fan_out,), dtype))
+            names += [f"weights.{i}", f"biases.{i}"]
+        reject_extra_tensors(tensors, names)
+        net = cls(widths, activation=activations, loss=loss, dtype=dtype, init=init, seed=seed)
+        net.set_parameters(weights, biases)
+        return net
+
     # -- inference and gradients ----------------------------------------------------------------
 
     def _x(self, X: Any, name: str = "X") -> np.ndarray:
@@ -181,6 +244,7 @@ class Network:
         seed: int | None = None,
         validation_data: tuple[Any, Any] | None = None,
         verbose: bool = False,
+        callback: Callable[[int, float, float | None, float | None, float], None] | None = None,
     ) -> History:
         """Mini-batch training, looped in Rust with the GIL released.
 
@@ -190,6 +254,8 @@ class Network:
         generator (reproducible from its seed); an integer fixes them. Ctrl-C stops between
         batches with the parameters of the last completed step and raises KeyboardInterrupt.
         A non-finite loss raises `DivergenceError` naming the epoch and batch.
+        `callback(epoch, loss, val_loss, val_accuracy, seconds)` is called after each epoch
+        (epoch counted from 1; val_* None without validation data), after the `verbose` line.
         """
         optimizer = _core.SGD(lr=0.01) if optimizer is None else optimizer
         _check_optimizer(optimizer)
@@ -204,6 +270,18 @@ class Network:
             y_val = self._y(validation_data[1], "y_val")
         X, y = self._x(X), self._y(y)
         report = _print_epoch(epochs, len(X)) if verbose else None
+        if callback is not None:
+            if not callable(callback):
+                raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
+            if report is not None:
+                printer, user = report, callback
+
+                def report(*row: Any) -> None:
+                    printer(*row)
+                    user(*row)
+
+            else:
+                report = callback
         rows = self._core.fit(
             X, y, epochs, batch_size, optimizer, bool(shuffle), seed, x_val, y_val, report
         )

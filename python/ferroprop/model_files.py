@@ -1,0 +1,441 @@
+"""Model files: safetensors files holding a model's parameters, with its description as metadata.
+
+A ferroprop model file is a plain safetensors file whose `__metadata__` holds four strings:
+
+- `format`: always `"ferroprop"`;
+- `kind`: what to rebuild, `"Network"`, `"MLPClassifier"` or `"MLPRegressor"`;
+- `ferroprop_version`: the version that wrote it;
+- `config`: a JSON object with the architecture, hyperparameters and classes, as the kind needs.
+
+The tensors are little-endian float32, float64 or int64 arrays (`weights.0`, `biases.0`, … for a
+network). Writes are atomic: the bytes go to a temporary file in the target's directory, which is
+fsynced and then renamed over the target, so a crash leaves either the old file or the new one.
+
+Reading never trusts the file: anything that is not a well-formed model file — truncated,
+corrupted, hostile — raises `ValueError` naming the path, before any large allocation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ._core import __version__
+
+#: The `kind` values a model file may hold.
+KINDS = ("Network", "MLPClassifier", "MLPRegressor")
+#: Files larger than this are refused before being read.
+MAX_FILE_BYTES = 4 * 2**30
+#: The safetensors crate's own limit on the JSON header.
+MAX_HEADER_BYTES = 100_000_000
+#: Architectures with more parameters than this are refused before anything is allocated.
+MAX_PARAMETERS = 2**31
+
+_DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "I64": np.dtype("<i8")}
+_DTYPE_NAMES = {"float32": _DTYPES["F32"], "float64": _DTYPES["F64"], "int64": _DTYPES["I64"]}
+_METADATA_KEYS = ("format", "kind", "ferroprop_version", "config")
+
+
+class _Invalid(ValueError):
+    """A reason the bytes are not a model file; turned into the path-naming ValueError."""
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def write_model_file(
+    path: str | os.PathLike[str],
+    kind: str,
+    tensors: Mapping[str, np.ndarray],
+    config: dict[str, Any],
+) -> None:
+    """Writes a model file atomically.
+
+    Args:
+        path: the file to create or replace.
+        kind: one of `KINDS`.
+        tensors: name → C-contiguous float32, float64 or int64 array.
+        config: a JSON-serialisable dict (no NaN or inf) describing the model.
+
+    Raises:
+        ValueError / TypeError: bad arguments; nothing is written.
+        OSError: the write failed; the target is untouched and no temporary file is left.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    if not isinstance(config, dict):
+        raise TypeError(f"config: expected a dict, got {type(config).__name__}")
+    arrays: dict[str, np.ndarray] = {}
+    for name, arr in tensors.items():
+        if not isinstance(name, str) or name == "__metadata__":
+            raise ValueError(f"tensors: invalid tensor name {name!r}")
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"tensors[{name!r}]: expected a numpy array, got {type(arr).__name__}")
+        if arr.dtype.newbyteorder("<") not in _DTYPES.values():
+            raise ValueError(
+                f"tensors[{name!r}]: expected float32, float64 or int64, got {arr.dtype}"
+            )
+        if not arr.flags.c_contiguous:
+            raise ValueError(f"tensors[{name!r}]: expected a C-contiguous array")
+        arrays[name] = arr
+    metadata = {
+        "format": "ferroprop",
+        "kind": kind,
+        "ferroprop_version": __version__,
+        "config": json.dumps(config, allow_nan=False, sort_keys=True),
+    }
+    import safetensors.numpy
+
+    data = _canonical_header(safetensors.numpy.save(arrays, metadata=metadata))
+    _atomic_write(os.fspath(path), data)
+
+
+def _canonical_header(data: bytes) -> bytes:
+    """`data` with its JSON header's keys sorted, so the same model always gives the same bytes
+    (safetensors writes the metadata from a hash map, in an order that changes from run to run).
+    The header keeps its length, so the tensor offsets stay valid."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    if len(text) > n:  # not expected (same content, same compact encoding); keep the original
+        return data
+    return data[:8] + text.ljust(n, b" ") + data[8 + n :]
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    """Writes `data` to a temporary file next to `path`, fsyncs it and renames it onto `path`."""
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)[:64]
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{base}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            # mkstemp creates the file 0600; give it the mode a plain open() would have: the
+            # replaced file's, or 0666 less the umask for a new one.
+            with contextlib.suppress(OSError, AttributeError):
+                try:
+                    mode = stat.S_IMODE(os.stat(path).st_mode)
+                except OSError:
+                    mode = 0o666 & ~_umask()
+                os.fchmod(f.fileno(), mode)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    # Make the rename itself durable (best effort: not every platform can open a directory).
+    with contextlib.suppress(OSError, AttributeError):
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where /proc allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def read_model_file(path: str | os.PathLike[str]) -> tuple[str, dict[str, np.ndarray], dict]:
+    """Reads and validates a model file: returns `(kind, tensors, config)`.
+
+    The tensors are fresh, writable, aligned float32, float64 or int64 arrays; `config` is the
+    decoded JSON object. Only the container is checked here: that the config and tensors fit the
+    kind is up to the builder (see `require` and `tensor`).
+
+    Raises:
+        FileNotFoundError, IsADirectoryError, PermissionError: the file cannot be opened.
+        ValueError: the file is not a valid ferroprop model file (the message names the path).
+    """
+    name = os.fsdecode(os.fspath(path))
+    # Checked before opening too: opening a FIFO would block.
+    if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
+        raise _error(name, "not a regular file")
+    with open(path, "rb") as f:  # a directory raises IsADirectoryError here
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise _error(name, "not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise _error(name, f"file is {st.st_size} bytes, more than the {MAX_FILE_BYTES} limit")
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise _error(name, f"file is more than the {MAX_FILE_BYTES} byte limit")
+    return _parse(data, name)
+
+
+def _error(name: str, reason: str) -> ValueError:
+    return ValueError(f"{name}: not a valid ferroprop model file: {reason}")
+
+
+def _parse(data: bytes, name: str) -> tuple[str, dict[str, np.ndarray], dict]:
+    """`read_model_file` on bytes already read; `name` labels errors. Raises only ValueError."""
+    try:
+        return _parse_unchecked(data)
+    except _Invalid as err:
+        raise _error(name, _clip(str(err))) from None
+    except MemoryError:
+        raise
+    except Exception as err:  # safetensors, numpy, json, recursion: never let them escape
+        raise _error(name, _clip(f"{type(err).__name__}: {err}")) from err
+
+
+def _parse_unchecked(data: bytes) -> tuple[str, dict[str, np.ndarray], dict]:
+    if len(data) < 8:
+        raise _Invalid(f"file is {len(data)} bytes, too short for a safetensors header")
+    header_len = int.from_bytes(data[:8], "little")
+    if header_len > len(data) - 8:
+        raise _Invalid(
+            f"header length {header_len} exceeds the {len(data) - 8} bytes after it "
+            "(truncated file?)"
+        )
+    if header_len > MAX_HEADER_BYTES:
+        raise _Invalid(f"header length {header_len} exceeds the {MAX_HEADER_BYTES} byte limit")
+    try:
+        header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
+    except RecursionError:
+        raise _Invalid("header JSON is nested too deeply") from None
+    except ValueError as err:  # not UTF-8, not JSON, an integer with too many digits
+        raise _Invalid(f"header is not JSON ({err})") from None
+    if not isinstance(header, dict):
+        raise _Invalid(f"header is a JSON {type(header).__name__}, expected an object")
+
+    metadata = header.get("__metadata__")
+    if not isinstance(metadata, dict):
+        raise _Invalid("header has no __metadata__ object")
+    for key in _METADATA_KEYS:
+        if key not in metadata:
+            raise _Invalid(f"metadata has no {key!r} entry")
+        if not isinstance(metadata[key], str):
+            raise _Invalid(f"metadata[{key!r}]: expected a string, got {_show(metadata[key])}")
+    if metadata["format"] != "ferroprop":
+        raise _Invalid(f"metadata['format'] is {_show(metadata['format'])}, not 'ferroprop'")
+    kind = metadata["kind"]
+    if kind not in KINDS:
+        raise _Invalid(f"unknown kind {_show(kind)}; expected one of {', '.join(KINDS)}")
+    try:
+        config = json.loads(metadata["config"], parse_constant=_reject_constant)
+    except _Invalid:
+        raise
+    except RecursionError:
+        raise _Invalid("metadata['config'] is nested too deeply") from None
+    except ValueError as err:
+        raise _Invalid(f"metadata['config'] is not JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise _Invalid(f"metadata['config'] is a JSON {type(config).__name__}, expected an object")
+
+    for tname, info in header.items():
+        if tname == "__metadata__":
+            continue
+        if not isinstance(info, dict):
+            raise _Invalid(f"tensor {_show(tname)}: header entry is not an object")
+        dtype = info.get("dtype")
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
+            raise _Invalid(
+                f"tensor {_show(tname)}: dtype {_show(dtype)} is not supported "
+                "(expected F32, F64 or I64)"
+            )
+
+    import safetensors.numpy
+
+    try:
+        loaded = safetensors.numpy.load(data)
+    except Exception as err:
+        raise _Invalid(f"safetensors: {err}") from None
+    tensors: dict[str, np.ndarray] = {}
+    for tname, arr in loaded.items():
+        if arr.dtype.newbyteorder("<") not in _DTYPES.values():
+            raise _Invalid(f"tensor {_show(tname)}: unsupported dtype {arr.dtype}")
+        # A copy: aligned (the file's offsets need not be), writable, not tied to `data`.
+        tensors[tname] = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C", copy=True)
+    return kind, tensors, config
+
+
+def _reject_constant(token: str) -> Any:
+    raise _Invalid(f"metadata['config'] contains {token}, which is not valid JSON")
+
+
+def _clip(text: str, limit: int = 400) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A short repr for error messages (hostile files may hold huge or deep values)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "<a deeply nested value>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- validation helpers for builders ------------------------------------------------------------
+#
+# These raise ValueError without the path; `load` prefixes the path to anything a builder raises.
+
+
+def require(config: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    """`config[key]`, which must exist and be an instance of `kind` (bool is not an int here
+    unless `kind` includes bool; an int is accepted where float is expected, as JSON allows)."""
+    if key not in config:
+        raise ValueError(f"config has no {key!r} entry")
+    value = config[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = " or ".join(k.__name__ for k in kinds)
+    if isinstance(value, bool) and bool not in kinds:
+        raise ValueError(f"config[{key!r}]: expected {names}, got {_show(value)}")
+    if float in kinds and int not in kinds and isinstance(value, int):
+        if abs(value) > 2**1023:
+            raise ValueError(f"config[{key!r}]: expected {names}, got an integer out of range")
+        return float(value)
+    if not isinstance(value, kinds):
+        raise ValueError(f"config[{key!r}]: expected {names}, got {_show(value)}")
+    return value
+
+
+def require_list(
+    config: Mapping[str, Any], key: str, item: type | tuple[type, ...], min_len: int = 0
+) -> list:
+    """`config[key]` as a list of at least `min_len` items, each an instance of `item`
+    (bool excluded unless listed)."""
+    value = require(config, key, list)
+    items = item if isinstance(item, tuple) else (item,)
+    for i, v in enumerate(value):
+        if (isinstance(v, bool) and bool not in items) or not isinstance(v, items):
+            names = " or ".join(k.__name__ for k in items)
+            raise ValueError(f"config[{key!r}][{i}]: expected {names}, got {_show(v)}")
+    if len(value) < min_len:
+        raise ValueError(f"config[{key!r}]: expected at least {min_len} items, got {len(value)}")
+    return value
+
+
+def require_widths(config: Mapping[str, Any], key: str = "widths") -> list[int]:
+    """`config[key]` as layer widths `[n_in, …, n_out]`: at least two positive ints whose
+    network has at most `MAX_PARAMETERS` parameters (checked before anything is allocated)."""
+    widths = require_list(config, key, int, min_len=2)
+    for i, w in enumerate(widths):
+        if w <= 0:
+            raise ValueError(f"config[{key!r}][{i}]: expected a positive width, got {w}")
+    count = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=False))
+    if count > MAX_PARAMETERS:
+        raise ValueError(
+            f"config[{key!r}]: {_show(widths)} has {count} parameters, "
+            f"more than the {MAX_PARAMETERS} limit"
+        )
+    return widths
+
+
+def tensor(
+    tensors: Mapping[str, np.ndarray],
+    name: str,
+    shape: tuple[int, ...],
+    dtype: Any,
+    finite: bool = True,
+) -> np.ndarray:
+    """`tensors[name]`, which must exist with exactly `shape` and `dtype` (and, when `finite`,
+    hold no NaN or inf)."""
+    if isinstance(dtype, str):  # np.dtype() on an arbitrary string can raise anything
+        want = _DTYPE_NAMES.get(dtype)
+    else:
+        try:
+            want = np.dtype(dtype)
+        except Exception:
+            want = None
+    if want is None or want not in _DTYPES.values():
+        raise ValueError(f"tensor {name!r}: dtype {_show(dtype)} is not float32, float64 or int64")
+    if name not in tensors:
+        raise ValueError(f"tensor {name!r} is missing")
+    arr = tensors[name]
+    if arr.dtype != want:
+        raise ValueError(f"tensor {name!r}: expected dtype {want.name}, got {arr.dtype.name}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"tensor {name!r}: expected shape {tuple(shape)}, got {arr.shape}")
+    if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"tensor {name!r}: contains NaN or inf")
+    return arr
+
+
+def reject_extra_tensors(tensors: Mapping[str, np.ndarray], expected: Iterable[str]) -> None:
+    """ValueError if `tensors` holds names outside `expected`."""
+    extra = sorted(set(tensors) - set(expected))
+    if extra:
+        shown = ", ".join(_show(n, 40) for n in extra[:5]) + (", ..." if len(extra) > 5 else "")
+        raise ValueError(f"unexpected tensors: {shown}")
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Loads a model saved by `Network.save` or an estimator's `save`.
+
+    Returns a `Network`, `MLPClassifier` or `MLPRegressor` (the latter two need scikit-learn),
+    as the file's `kind` says.
+
+    Raises:
+        FileNotFoundError, IsADirectoryError, PermissionError: the file cannot be opened.
+        ValueError: the file is truncated, corrupted or describes an invalid model; the message
+            names the path.
+    """
+    kind, tensors, config = read_model_file(path)
+    return _build(kind, tensors, config, os.fsdecode(os.fspath(path)))
+
+
+def _build(kind: str, tensors: dict[str, np.ndarray], config: dict, name: str) -> Any:
+    """Rebuilds the model `read_model_file` described; builder errors get the path prefixed."""
+    if kind == "Network":
+        from .network import Network
+
+        builder = Network._from_model_file
+        args: tuple[Any, ...] = (tensors, config)
+    else:
+        from .sklearn import _from_model_file
+
+        builder = _from_model_file
+        args = (kind, tensors, config)
+    try:
+        return builder(*args)
+    except _BUILD_ERRORS as err:
+        raise _error(name, _clip(str(err))) from err
+    except MemoryError:
+        raise
+    except Exception as err:
+        # A builder bug, but still a file it cannot rebuild: keep `load`'s contract (the cause
+        # stays chained; the fuzz harness reports these as failures).
+        raise _error(name, _clip(f"{type(err).__name__}: {err}")) from err
+
+
+#: What builders raise for bad content; anything else reaching `_build` is a builder bug.
+_BUILD_ERRORS = (ValueError, TypeError, OverflowError, RecursionError)
+
+
+__all__ = [
+    "KINDS",
+    "MAX_PARAMETERS",
+    "load",
+    "read_model_file",
+    "reject_extra_tensors",
+    "require",
+    "require_list",
+    "require_widths",
+    "tensor",
+    "write_model_file",
+]
