@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from numbers import Integral
 from typing import Any
 
@@ -24,7 +25,10 @@ from .model_files import (
 )
 
 _Y_TYPES = ("binary", "multiclass", "multilabel-indicator")
-_CLASS_DTYPE_KINDS = "biufUO"
+# Class label dtypes a file may name: fixed-size numbers, or strings (sized by the values
+# themselves, never by the file's dtype text).
+_NUMERIC_LABELS = re.compile(r"[<>|=]?[biuf][1248]")
+_STRING_LABELS = re.compile(r"[<>|=]?U[0-9]{1,6}|\|O")
 _OUT_ACTIVATIONS = ("identity", "exp", "softmax", "logistic")
 
 
@@ -196,16 +200,7 @@ def _restore_classes(est: Any, classes: dict) -> None:
     if y_type not in _Y_TYPES:
         raise ValueError(f"config['classes']['y_type']: expected one of {_Y_TYPES}")
     values = require_list(classes, "values", (str, int, float, bool), min_len=1)
-    dtype_str = require(classes, "dtype", str)
-    try:
-        dtype = np.dtype(dtype_str)
-    except TypeError as err:
-        raise ValueError(
-            f"config['classes']['dtype']: not a NumPy dtype: {dtype_str[:40]!r}"
-        ) from err
-    if dtype.kind not in _CLASS_DTYPE_KINDS:
-        raise ValueError(f"config['classes']['dtype']: unsupported {dtype_str[:40]!r}")
-    labels = np.asarray(values, dtype=dtype)
+    labels = _class_labels(values, require(classes, "dtype", str))
     n = est.n_outputs_
     expected = {"binary": n == 1 and len(labels) <= 2, "multiclass": n == len(labels) > 2}
     expected["multilabel-indicator"] = n == len(labels)
@@ -219,3 +214,17 @@ def _restore_classes(est: Any, classes: dict) -> None:
     lb.classes_, lb.y_type_, lb.sparse_input_ = labels, y_type, False
     est._label_binarizer = lb
     est.classes_ = labels
+
+
+def _class_labels(values: list, dtype_str: str) -> np.ndarray:
+    """`classes_` from the file's values and dtype name (an allow-list: a hostile dtype text
+    must not parse as code or size a huge array)."""
+    if _NUMERIC_LABELS.fullmatch(dtype_str):
+        if not all(isinstance(v, (int, float, bool)) for v in values):
+            raise ValueError("config['classes']['values']: numeric labels expected")
+        return np.asarray(values, dtype=np.dtype(dtype_str))
+    if _STRING_LABELS.fullmatch(dtype_str):
+        if not all(isinstance(v, str) for v in values):
+            raise ValueError("config['classes']['values']: string labels expected")
+        return np.asarray(values, dtype=object if dtype_str == "|O" else str)
+    raise ValueError(f"config['classes']['dtype']: unsupported label dtype {dtype_str[:40]!r}")
