@@ -45,17 +45,21 @@ def npz_file(tmp_path: Path) -> Path:
 NAMES = np.array(["setosa", "versicolor", "virginica"])
 
 
+def _write_csv(path: Path, names: np.ndarray) -> Path:
+    """The blobs as CSV with the labels `names[y]`, the label in the middle column."""
+    X, y = _blobs()
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["f0", "f1", "species", "f2", "f3"])
+        for row, label in zip(X, names[y], strict=True):
+            w.writerow([f"{row[0]:.6f}", f"{row[1]:.6f}", label, f"{row[2]:.6f}", f"{row[3]:.6f}"])
+    return path
+
+
 @pytest.fixture
 def csv_file(tmp_path: Path) -> Path:
     """The blobs as CSV with string labels, the label in the middle column."""
-    X, y = _blobs()
-    path = tmp_path / "blobs.csv"
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["f0", "f1", "species", "f2", "f3"])
-        for row, label in zip(X, NAMES[y], strict=True):
-            w.writerow([f"{row[0]:.6f}", f"{row[1]:.6f}", label, f"{row[2]:.6f}", f"{row[3]:.6f}"])
-    return path
+    return _write_csv(tmp_path / "blobs.csv", NAMES)
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -225,6 +229,7 @@ def test_save_then_predict_round_trip(
     assert code == 0, err
     header, values = _read_predictions(preds)
     assert header == ["prediction"]
+    assert net.class_names is None  # integer labels: the predictions are class indices
     np.testing.assert_array_equal(values[:, 0].astype(np.int64), net.predict(X))
 
     code, out, err = _run(["predict", str(model), "--data", str(npz_file), "--proba"], capsys)
@@ -247,8 +252,9 @@ def test_predict_csv_drops_target(
         capsys,
     )
     assert code == 0, err
-    assert "no class names" in out and "versicolor" in out  # string labels: indices documented
+    assert "no class names" not in out  # the file keeps them
     net = ferroprop.load(model)
+    assert net.class_names == list(NAMES)  # sorted: the order of the class indices
     with open(csv_file) as f:
         rows = list(csv.DictReader(f))
     X = np.array([[float(r[k]) for k in ("f0", "f1", "f2", "f3")] for r in rows])
@@ -259,11 +265,54 @@ def test_predict_csv_drops_target(
     assert code == 2 and "'species': 'virginica' is not a number" in err and "--target" in err
     code, _, err = _run([*args, "--target", "species"], capsys)
     assert code == 0, err
-    _, values = _read_predictions(preds)
-    np.testing.assert_array_equal(values[:, 0], net.predict(X))
-    # The predictions name the classes in sorted order.
-    truth = np.searchsorted(NAMES, [r["species"] for r in rows])
-    assert np.mean(values[:, 0] == truth) > 0.9
+    with open(preds, newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["prediction"]
+    predicted = [row[0] for row in table[1:]]
+    assert predicted == NAMES[net.predict(X)].tolist()
+    assert np.mean(np.array(predicted) == [r["species"] for r in rows]) > 0.9
+
+
+@needs_save_load
+def test_string_labels_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """string labels -> train --save -> predict prints the labels themselves (quoted as CSV needs),
+    equal to the file's on an easy problem; --proba names its columns after them."""
+    names = np.array(["Iris, setosa", 'the "versicolor"', "virgínica"])
+    data = _write_csv(tmp_path / "tricky.csv", names)
+    model = tmp_path / "model.safetensors"
+    train = ["train", "--data", str(data), "--target", "species", *FAST, "--save", str(model)]
+    code, _, err = _run(train, capsys)
+    assert code == 0, err
+    assert ferroprop.load(model).class_names == sorted(names.tolist())
+    with open(data, newline="", encoding="utf-8") as f:
+        labels = [row["species"] for row in csv.DictReader(f)]
+
+    predict = ["predict", str(model), "--data", str(data), "--target", "species"]
+    code, out, err = _run(predict, capsys)
+    assert code == 0, err
+    table = list(csv.reader(io.StringIO(out)))
+    assert table[0] == ["prediction"]
+    assert [row[0] for row in table[1:]] == labels  # every row, the training rows among them
+
+    code, out, err = _run([*predict, "--proba"], capsys)
+    assert code == 0, err
+    table = list(csv.reader(io.StringIO(out)))
+    assert table[0] == ["prediction", *(f"proba_{n}" for n in sorted(names.tolist()))]
+    assert [row[0] for row in table[1:]] == labels
+    proba = np.array([row[1:] for row in table[1:]], dtype=np.float64)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@needs_save_load
+def test_single_string_label_saves_no_names(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # One class still gets two outputs, so its one name cannot go into the file: a note says so.
+    data = _write_csv(tmp_path / "one.csv", np.array(["yes", "yes", "yes"]))
+    model = tmp_path / "model.safetensors"
+    args = ["train", "--data", str(data), "--target", "species", "--epochs", "1"]
+    code, out, err = _run([*args, "--save", str(model)], capsys)
+    assert code == 0, err
+    assert "no class names" in out and "indices 0..0 for: yes" in out
+    assert ferroprop.load(model).class_names is None
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -493,3 +542,23 @@ def test_fashion_mnist_one_epoch(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert m["dataset"] == "Fashion-MNIST" and m["n_test"] == 10000
     assert m["config"]["widths"] == [784, *cli.DEFAULT_HIDDEN, 10]
     assert m["test_accuracy"] > 0.8
+
+
+def test_predict_refuses_empty_data_and_estimator_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    net = ferroprop.Network([3, 4, 2], seed=0)
+    model = tmp_path / "net.safetensors"
+    net.save(model)
+    empty = tmp_path / "empty.npz"
+    np.savez(empty, X=np.zeros((0, 3)))
+    code, _, err = _run(["predict", str(model), "--data", str(empty)], capsys)
+    assert code == 2 and "no rows" in err
+    sklearn = pytest.importorskip("ferroprop.sklearn")
+    est = sklearn.MLPClassifier((4,), max_iter=1).fit(np.eye(3), [0, 1, 1])
+    est_file = tmp_path / "est.safetensors"
+    est.save(est_file)
+    data = tmp_path / "x.npz"
+    np.savez(data, X=np.eye(3))
+    code, _, err = _run(["predict", str(est_file), "--data", str(data)], capsys)
+    assert code == 2 and "MLPClassifier" in err

@@ -134,6 +134,7 @@ def test_round_trip(tmp_path: Path, widths, activation, loss, dtype) -> None:
     assert back.activations == net.activations
     assert back.loss_name == net.loss_name
     assert back.dtype == net.dtype
+    assert back.class_names is None  # saved without class names
     for a, b in zip(net.weights + net.biases, back.weights + back.biases, strict=True):
         assert a.dtype == b.dtype == np.dtype(dtype)
         assert a.shape == b.shape
@@ -156,6 +157,64 @@ def test_loaded_network_keeps_init_and_seed_and_trains(tmp_path: Path) -> None:
     h1 = net.fit(X, y, epochs=2, batch_size=4, seed=3)
     h2 = back.fit(X, y, epochs=2, batch_size=4, seed=3)
     assert h1.loss == h2.loss
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["cat", "dog", "bird"],
+        ("Iris, setosa", 'say "hi"', "virgínica"),
+        np.array(["0", "-1", ""]),
+    ],
+)
+def test_class_names_round_trip(tmp_path: Path, names: Any) -> None:
+    net = _trained([5, 4, 3], "relu", "cross_entropy", "float32", seed=3)
+    path = tmp_path / "net.safetensors"
+    net.save(path, class_names=names)
+    assert net.class_names is None  # saving does not change the network
+    assert json.loads(_header(path.read_bytes())["__metadata__"]["config"])["class_names"] == [
+        str(n) for n in names
+    ]
+    back = fp.load(path)
+    assert back.class_names == [str(n) for n in names]
+    assert all(type(n) is str for n in back.class_names)
+    X = np.random.default_rng(0).standard_normal((6, 5))
+    assert back.forward(X).tobytes() == net.forward(X).tobytes()
+    # Read-only, and a copy: changing what it returns changes nothing.
+    with pytest.raises(AttributeError):
+        back.class_names = ["a", "b", "c"]  # type: ignore[misc]
+    back.class_names.append("extra")  # type: ignore[union-attr]
+    assert back.class_names == [str(n) for n in names]
+    # Saving the loaded network keeps the names (the same bytes); explicit names replace them.
+    again = tmp_path / "again.safetensors"
+    back.save(again)
+    assert again.read_bytes() == path.read_bytes()
+    back.save(again, class_names=["x", "y", "z"])
+    assert fp.load(again).class_names == ["x", "y", "z"]
+
+
+@pytest.mark.parametrize(
+    "loss, names, match",
+    [
+        ("cross_entropy", ["a", "b"], "expected 3 names"),
+        ("cross_entropy", ["a", "b", "c", "d"], "expected 3 names"),
+        ("cross_entropy", [], "expected 3 names"),
+        ("cross_entropy", ["a", 1, "c"], r"class_names\[1\]: expected str"),
+        ("cross_entropy", ["a", None, "c"], r"class_names\[1\]: expected str"),
+        ("cross_entropy", [b"a", b"b", b"c"], r"class_names\[0\]: expected str"),
+        ("cross_entropy", "abc", "expected a list of str"),
+        ("cross_entropy", {"a", "b", "c"}, "expected a list of str"),
+        ("cross_entropy", np.array([["a", "b", "c"]]), "1-D"),
+        ("mse", ["a", "b", "c"], "only a cross_entropy network has classes"),
+        ("binary_cross_entropy", ["a", "b", "c"], "only a cross_entropy network has classes"),
+    ],
+)
+def test_save_rejects_bad_class_names(tmp_path: Path, loss: str, names: Any, match: str) -> None:
+    net = fp.Network([5, 4, 3], loss=loss, seed=0)
+    path = tmp_path / "net.safetensors"
+    with pytest.raises(ValueError, match=match):
+        net.save(path, class_names=names)
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_metadata(tmp_path: Path) -> None:
@@ -486,6 +545,40 @@ def test_bad_config(tmp_path: Path, changes: dict, match: str) -> None:
     start = time.perf_counter()
     _assert_invalid(tmp_path, _file(metadata=_metadata(config)), match)
     assert time.perf_counter() - start < 1.0  # refused before allocating anything large
+
+
+_CE_CONFIG = {**_CONFIG, "loss": "cross_entropy"}
+
+
+def test_class_names_in_a_written_file(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(_file(metadata=_metadata({**_CE_CONFIG, "class_names": ["no", "yes"]})))
+    assert fp.load(path).class_names == ["no", "yes"]
+    path.write_bytes(_file(metadata=_metadata(_CE_CONFIG)))  # files without them still load
+    assert fp.load(path).class_names is None
+
+
+@pytest.mark.parametrize(
+    "config, match",
+    [
+        ({**_CE_CONFIG, "class_names": None}, "config['class_names']: expected list"),
+        ({**_CE_CONFIG, "class_names": "no,yes"}, "config['class_names']: expected list"),
+        ({**_CE_CONFIG, "class_names": {"0": "no"}}, "config['class_names']: expected list"),
+        ({**_CE_CONFIG, "class_names": 2}, "config['class_names']: expected list"),
+        ({**_CE_CONFIG, "class_names": [0, 1]}, "config['class_names'][0]: expected str"),
+        ({**_CE_CONFIG, "class_names": ["no", True]}, "config['class_names'][1]: expected str"),
+        ({**_CE_CONFIG, "class_names": ["no", None]}, "config['class_names'][1]: expected str"),
+        ({**_CE_CONFIG, "class_names": ["no", ["yes"]]}, "config['class_names'][1]"),
+        ({**_CE_CONFIG, "class_names": ["no"]}, "expected 2 names (one per output), got 1"),
+        ({**_CE_CONFIG, "class_names": []}, "expected 2 names (one per output), got 0"),
+        ({**_CE_CONFIG, "class_names": ["x"] * 10**6}, "expected 2 names"),
+        ({**_CONFIG, "class_names": ["no", "yes"]}, "only a cross_entropy network has classes"),
+    ],
+)
+def test_bad_class_names(tmp_path: Path, config: dict, match: str) -> None:
+    start = time.perf_counter()
+    _assert_invalid(tmp_path, _file(metadata=_metadata(config)), match)
+    assert time.perf_counter() - start < 2.0
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -98,6 +98,7 @@ class Network:
         self._init = init
         self._seed = as_seed(seed)
         self._core = _core.Network(widths, activations, loss, name, init, as_seed(seed))
+        self._class_names: list[str] | None = None
 
     # -- description --------------------------------------------------------------------------
 
@@ -118,6 +119,12 @@ class Network:
     @property
     def dtype(self) -> np.dtype:
         return self._dtype
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The class names a model file stored (`save(path, class_names=...)`), one per output
+        in class-index order; None when the network was not loaded from a file holding them."""
+        return None if self._class_names is None else list(self._class_names)
 
     def __repr__(self) -> str:
         return (
@@ -148,14 +155,23 @@ class Network:
 
     # -- model files ----------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: str | os.PathLike[str], class_names: Sequence[str] | None = None) -> None:
         """Writes the network to a safetensors model file, atomically (see `ferroprop.load`).
 
         The file holds `weights.{l}` and `biases.{l}` and, as metadata, the widths, activations,
         loss, dtype, init, seed and ferroprop version. `ferroprop.load(path)` rebuilds the
         network with bitwise-identical parameters; optimizer state and the position of the
         network's own shuffling generator are not saved (a loaded network restarts it from seed).
+
+        `class_names` (cross_entropy only): one string per output, the name of class index `i`
+        at position `i`; stored in the file and exposed as `class_names` after loading. None
+        keeps the network's own `class_names` (those of the file it was loaded from, if any).
         """
+        names = (
+            self._class_names
+            if class_names is None
+            else _check_class_names(class_names, self.loss_name, self.widths[-1])
+        )
         weights, biases = self.weights, self.biases
         tensors: dict[str, np.ndarray] = {}
         for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
@@ -169,6 +185,8 @@ class Network:
             "init": self._init,
             "seed": self._seed,
         }
+        if names is not None:
+            config["class_names"] = list(names)
         write_model_file(path, "Network", tensors, config)
 
     @classmethod
@@ -188,6 +206,14 @@ class Network:
                 f"config['activations']: expected {len(widths) - 2} names (one per hidden "
                 f"layer), got {len(activations)}"
             )
+        class_names = None  # absent from files saved without class names
+        if "class_names" in config:
+            class_names = _check_class_names(
+                require_list(config, "class_names", str),
+                loss,
+                widths[-1],
+                "config['class_names']",
+            )
         weights, biases, names = [], [], []
         for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
             weights.append(tensor(tensors, f"weights.{i}", (fan_in, fan_out), dtype))
@@ -195,6 +221,7 @@ class Network:
             names += [f"weights.{i}", f"biases.{i}"]
         reject_extra_tensors(tensors, names)
         net = cls(widths, activation=activations, loss=loss, dtype=dtype, init=init, seed=seed)
+        net._class_names = class_names
         net.set_parameters(weights, biases)
         return net
 
@@ -294,6 +321,30 @@ class Network:
             if val_acc is not None:
                 hist.val_accuracy.append(val_acc)
         return hist
+
+
+def _check_class_names(
+    class_names: Any, loss: str, n_out: int, where: str = "class_names"
+) -> list[str]:
+    """`class_names` as a new list of `n_out` str, for a cross_entropy network only."""
+    if loss != "cross_entropy":
+        raise ValueError(
+            f"{where}: only a cross_entropy network has classes, this one has loss {loss!r}"
+        )
+    if isinstance(class_names, (str, bytes)) or not isinstance(class_names, Sequence | np.ndarray):
+        raise ValueError(f"{where}: expected a list of str, got {type(class_names).__name__}")
+    if isinstance(class_names, np.ndarray) and class_names.ndim != 1:
+        raise ValueError(f"{where}: expected a 1-D list of str, got shape {class_names.shape}")
+    if len(class_names) != n_out:
+        raise ValueError(
+            f"{where}: expected {n_out} names (one per output), got {len(class_names)}"
+        )
+    names = []
+    for i, name in enumerate(class_names):
+        if not isinstance(name, str):  # np.str_ is a str
+            raise ValueError(f"{where}[{i}]: expected str, got {type(name).__name__}")
+        names.append(str(name))
+    return names
 
 
 def _check_optimizer(optimizer: Any) -> None:

@@ -1,0 +1,88 @@
+"""The options of ``ferroprop train``: their defaults, and the argparse types that parse them."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "sigmoid", "logistic", "identity")
+
+# The defaults of `ferroprop train`, chosen so that it reaches >= 0.89 test accuracy on
+# Fashion-MNIST in well under 30 s of training on a 2-core machine (measurements: see the
+# report that introduced this module; about 0.90 in about 10 s).
+DEFAULT_HIDDEN = (256, 128)
+DEFAULT_EPOCHS = 20
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.05}
+DEFAULT_VAL_FRACTION = 0.1
+DEFAULT_TEST_FRACTION = 0.2
+
+
+def hidden_widths(text: str) -> list[int]:
+    """``"256,128"`` -> ``[256, 128]``; ``""`` or ``"none"`` -> no hidden layer."""
+    text = text.strip()
+    if text.lower() in ("", "none"):
+        return []
+    widths = []
+    for part in text.split(","):
+        try:
+            width = int(part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated positive integers such as 256,128, got {text!r}"
+            ) from None
+        if width <= 0:
+            raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+        widths.append(width)
+    return widths
+
+
+def activation_names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",")]
+    for name in names:
+        if name not in ACTIVATIONS:
+            raise argparse.ArgumentTypeError(
+                f"unknown activation {name!r} (choose from {', '.join(ACTIVATIONS)}, "
+                "or a comma-separated list with one per hidden layer)"
+            )
+    return names
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value

@@ -1,0 +1,122 @@
+"""``ferroprop predict``: apply a saved model to the rows of a file and write the predictions
+as CSV."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import Network
+from .data import csv_columns, features, load_npz
+from .errors import CLIError, check_writable, existing_file
+
+
+def run(args: argparse.Namespace) -> int:
+    """``ferroprop predict`` with parsed ``args``: one CSV row per input row, the predicted class
+    (its name when the model file has class names) or values, and with ``--proba`` the class
+    probabilities. Returns the exit code; raises CLIError for bad input."""
+    import ferroprop
+
+    load: Callable[[str], Network] | None = getattr(ferroprop, "load", None)
+    if load is None:
+        raise CLIError("this ferroprop has no ferroprop.load (update ferroprop)")
+    model_path = existing_file(args.model)
+    path = existing_file(args.data)
+    if args.out != "-":
+        check_writable(args.out, "--out")
+    try:
+        net = load(str(model_path))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise CLIError(f"{model_path}: cannot load the model: {exc}") from None
+    if not isinstance(net, Network):
+        raise CLIError(
+            f"{model_path}: holds a {type(net).__name__}, not a Network; load it in Python with "
+            "ferroprop.load and call its predict"
+        )
+
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        arrays = load_npz(path, ("X",))
+        if "X" not in arrays:
+            files = ", ".join(arrays["__files__"].tolist()) or "-"
+            raise CLIError(f"{path}: no array X (arrays: {files})")
+        X = features(arrays["X"], f"{path}: X")
+        n_cols_hint = ""
+    elif suffix == ".csv":
+        try:
+            X, _, _ = csv_columns(path, args.target, need_target=False)
+        except CLIError as exc:
+            if args.target is None and "is not a number" in str(exc):
+                raise CLIError(f"{exc}; pass --target COLUMN to drop the label column") from None
+            raise
+        n_cols_hint = (
+            "; pass --target COLUMN to drop the label column" if args.target is None else ""
+        )
+    else:
+        raise CLIError(f"{path}: unsupported file type {suffix or '(none)'}; use .npz or .csv")
+    if len(X) == 0:
+        raise CLIError(f"{path}: no rows to predict")
+    n_in = net.widths[0]
+    if X.shape[1] != n_in:
+        raise CLIError(
+            f"{path}: {X.shape[1]} feature columns, but the model expects {n_in}{n_cols_hint}"
+        )
+    X = np.ascontiguousarray(X, dtype=net.dtype)
+
+    if args.proba and net.loss_name == "mse":
+        raise CLIError("--proba: the model is a regression (mse) model; it has no probabilities")
+    pred = np.asarray(net.predict(X))
+    if pred.ndim == 2 and pred.shape[1] == 1:
+        pred = pred[:, 0]
+    # A model saved with class names (string labels) predicts those names, not indices.
+    class_names: list[str] | None = getattr(net, "class_names", None)
+    digits = "%.9g" if net.dtype == np.float32 else "%.17g"
+    columns: list[np.ndarray] = []
+    header: list[str] = []
+    formats: list[str] = []
+    if pred.ndim == 1:
+        header.append("prediction")
+        if class_names is not None and pred.dtype.kind in "iu":
+            columns.append(np.array(class_names, dtype=object)[pred])
+            formats.append("%s")
+        else:
+            columns.append(pred)
+            formats.append("%d" if pred.dtype.kind in "iu" else digits)
+    else:
+        header += [f"prediction_{j}" for j in range(pred.shape[1])]
+        columns += list(pred.T)
+        formats += ["%d" if pred.dtype.kind in "iu" else digits] * pred.shape[1]
+    if args.proba:
+        proba = np.asarray(net.forward(X))
+        if class_names is not None and len(class_names) == proba.shape[1]:
+            header += [f"proba_{name}" for name in class_names]
+        else:
+            header += [f"proba_{j}" for j in range(proba.shape[1])]
+        columns += list(proba.T)
+        formats += [digits] * proba.shape[1]
+
+    buf = io.StringIO()
+    # The csv module quotes the names that need it (commas, quotes, line breaks).
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    cells = [
+        [fmt % value for value in column.tolist()]
+        for column, fmt in zip(columns, formats, strict=True)
+    ]
+    writer.writerows(zip(*cells, strict=True))
+    if args.out == "-":
+        sys.stdout.write(buf.getvalue())
+        sys.stdout.flush()
+    else:
+        try:
+            with open(args.out, "w", encoding="utf-8", newline="") as f:
+                f.write(buf.getvalue())
+        except OSError as exc:
+            raise CLIError(f"--out {args.out}: {exc}") from None
+        print(f"wrote {len(X)} predictions to {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,197 @@
+"""``ferroprop train``: build the network, train it epoch by epoch with progress, report the test
+accuracy, and save the model and the metrics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from .. import SGD, Adam, DivergenceError, Network, get_num_threads, set_num_threads
+from .data import load_train_data
+from .errors import CLIError, check_writable
+from .options import DEFAULT_LR
+from .progress import make_progress, rate
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    """A distinct shuffle seed per (seed, epoch)."""
+    return int(np.random.SeedSequence([seed & 0xFFFFFFFF, epoch]).generate_state(1)[0])
+
+
+def run(args: argparse.Namespace, started: float) -> int:
+    """``ferroprop train`` with parsed ``args``; ``started`` is when the command began (for the
+    wall time). Returns the exit code; raises CLIError for bad input."""
+    if args.save is not None:
+        if not hasattr(Network, "save"):
+            raise CLIError("--save: this ferroprop has no Network.save (update ferroprop)")
+        check_writable(args.save, "--save")
+    if args.metrics_out is not None:
+        check_writable(args.metrics_out, "--metrics-out")
+    if len(args.activation) not in (1, len(args.hidden)):
+        raise CLIError(
+            f"--activation: {len(args.activation)} names for {len(args.hidden)} hidden layers"
+        )
+    if args.threads is not None:
+        set_num_threads(args.threads)
+
+    data = load_train_data(args)
+    widths = [data.X_train.shape[1], *args.hidden, data.n_outputs]
+    activation: str | list[str] = (
+        args.activation[0] if len(args.activation) == 1 else args.activation
+    )
+    loss_name = "cross_entropy" if args.task == "classification" else "mse"
+    try:
+        net = Network(
+            widths,
+            activation=activation,
+            loss=loss_name,
+            dtype=args.dtype,
+            init="he",
+            seed=args.seed,
+        )
+    except (ValueError, TypeError) as exc:
+        raise CLIError(str(exc)) from None
+    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+    if args.optimizer == "adam":
+        optimizer: Any = Adam(lr=lr)
+    else:
+        optimizer = SGD(lr=lr, momentum=0.9, nesterov=True)
+
+    n_train = len(data.X_train)
+    n_val = 0 if data.X_val is None else len(data.X_val)
+    act_text = ",".join(args.activation)
+    print(
+        f"{data.name}: {n_train} train / {n_val} validation / {len(data.X_test)} test rows; "
+        f"network {'-'.join(map(str, widths))} {act_text} ({loss_name}, {args.dtype}); "
+        f"{args.optimizer} lr {lr:g} ({args.lr_schedule}), batch {args.batch_size}, "
+        f"{args.epochs} epochs, {get_num_threads()} thread(s)",
+        flush=True,
+    )
+
+    validation = None if data.X_val is None else (data.X_val, data.y_val)
+    progress = make_progress(args.progress, args.epochs)
+    losses: list[float] = []
+    val_losses: list[float] = []
+    val_accs: list[float] = []
+    epoch_seconds: list[float] = []
+    train_seconds = 0.0
+    epoch = 0
+
+    def report(
+        _e: int, loss: float, val_loss: float | None, val_acc: float | None, seconds: float
+    ) -> None:
+        losses.append(loss)
+        epoch_seconds.append(seconds)
+        if val_loss is not None:
+            val_losses.append(val_loss)
+        if val_acc is not None:
+            val_accs.append(val_acc)
+        progress.update(epoch, loss, val_acc, rate(n_train, seconds))
+
+    try:
+        for epoch in range(1, args.epochs + 1):
+            if args.lr_schedule == "cosine":
+                optimizer.lr = lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / args.epochs))
+            t0 = time.perf_counter()
+            # One fit call per epoch: the optimizer object keeps its state across calls.
+            net.fit(
+                data.X_train,
+                data.y_train,
+                epochs=1,
+                batch_size=args.batch_size,
+                optimizer=optimizer,
+                seed=_epoch_seed(args.seed, epoch),
+                validation_data=validation,
+                callback=report,
+            )
+            train_seconds += time.perf_counter() - t0
+    except DivergenceError as exc:
+        progress.close()
+        print(
+            f"ferroprop train: error: training diverged: {exc}; try a smaller --lr", file=sys.stderr
+        )
+        return 1
+    finally:
+        progress.close()
+
+    metrics: dict[str, Any] = {"dataset": data.name}
+    if args.task == "classification":
+        test_accuracy = float(np.mean(net.predict(data.X_test) == data.y_test))
+        metrics["test_accuracy"] = test_accuracy
+        result = f"test accuracy {test_accuracy:.4f}"
+    else:
+        metrics["test_accuracy"] = None
+        test_mse = net.loss(data.X_test, data.y_test)
+        metrics["test_mse"] = test_mse
+        result = f"test mse {test_mse:.6g}"
+    samples_per_second = rate(args.epochs * n_train, train_seconds)
+
+    if args.save is not None:
+        # String labels were mapped to class indices: the file keeps their names, so that
+        # `ferroprop predict` prints them. One name has no place in a model file: a single class
+        # still gets two outputs.
+        names = data.class_names
+        keep_names = names is not None and len(names) == widths[-1]
+        try:
+            net.save(args.save, class_names=names if keep_names else None)
+        except OSError as exc:
+            raise CLIError(f"--save {args.save}: {exc}") from None
+        print(f"saved the model to {args.save}")
+        if names is not None and not keep_names:
+            print(
+                "note: the model file stores no class names; `ferroprop predict` prints class "
+                f"indices 0..{len(names) - 1} for: {', '.join(names)}"
+            )
+
+    wall = time.perf_counter() - started
+    metrics.update(
+        {
+            "train_seconds": train_seconds,
+            "samples_per_second": samples_per_second,
+            "epochs": args.epochs,
+            "wall_seconds": wall,
+            "final_loss": losses[-1] if losses else None,
+            "loss": losses,
+            "val_loss": val_losses,
+            "val_accuracy": val_accs,
+            "epoch_seconds": epoch_seconds,
+            "n_train": n_train,
+            "n_val": n_val,
+            "n_test": len(data.X_test),
+            "class_names": data.class_names,
+            "config": {
+                "widths": widths,
+                "hidden": list(args.hidden),
+                "activation": act_text,
+                "loss": loss_name,
+                "task": args.task,
+                "optimizer": args.optimizer,
+                "lr": lr,
+                "lr_schedule": args.lr_schedule,
+                "batch_size": args.batch_size,
+                "seed": args.seed,
+                "threads": get_num_threads(),
+                "dtype": args.dtype,
+                "val_fraction": args.val_fraction,
+                "data": args.data,
+            },
+        }
+    )
+    print(
+        f"{result}; training {train_seconds:.2f} s ({samples_per_second:,.0f} samples/s), "
+        f"wall time {wall:.2f} s"
+    )
+    if args.metrics_out is not None:
+        try:
+            with open(args.metrics_out, "w", encoding="utf-8") as f:
+                json.dump(metrics, f, indent=2)
+                f.write("\n")
+        except OSError as exc:
+            raise CLIError(f"--metrics-out {args.metrics_out}: {exc}") from None
+    return 0
