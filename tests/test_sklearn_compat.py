@@ -123,6 +123,10 @@ def test_validation_data_records_a_loss_curve(digits) -> None:  # noqa: ANN001
     es.fit(X[:1200], y[:1200], validation_data=(X[1200:], y[1200:]))
     assert es.n_iter_ < 200
     assert es.best_validation_score_ == pytest.approx(es.score(X[1200:], y[1200:]))
+    # lbfgs has no epochs: one entry, the final model's.
+    lb = MLPClassifier((16,), solver="lbfgs", max_iter=20, random_state=0)
+    lb.fit(X[:1200], y[:1200], validation_data=(X[1200:], y[1200:]))
+    assert len(lb.validation_loss_curve_) == 1
     # A later fit without it forgets the curve.
     est.fit(X, y)
     assert not hasattr(est, "validation_loss_curve_")

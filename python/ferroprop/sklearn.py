@@ -214,6 +214,10 @@ class _BaseMLP(BaseEstimator):
                 self._fit_stochastic(X, y, sample_weight, incremental, validation)
             else:
                 self._fit_lbfgs(X, y, sample_weight)
+                if validation is not None:  # one entry: lbfgs has no epochs
+                    self.validation_loss_curve_.append(
+                        self._net.loss(validation[0], validation[2])
+                    )
         except _core.DivergenceError as err:
             self._pull_parameters()
             raise ValueError(_NON_FINITE) from err
