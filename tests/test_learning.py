@@ -83,3 +83,20 @@ def test_mse_regression_fits_sine() -> None:
     # sin(x) has variance 0.5 here, so this is a better than 98% fit.
     assert mse < 1e-2, f"final MSE {mse:.2e}"
     np.testing.assert_allclose(net.predict(X), net.forward(X))  # identity output for mse
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "binary_log_loss", "squared_error", "poisson"])
+def test_sklearn_losses_train_through_network(loss: str) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(256, 4))
+    labels = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    y = {
+        "log_loss": labels,
+        "binary_log_loss": labels[:, None].astype(float),
+        "squared_error": X[:, :1] * 2.0,
+        "poisson": np.exp(X[:, :1] / 2.0),
+    }[loss]
+    net = fp.Network([4, 16, 2 if loss == "log_loss" else 1], activation="tanh", loss=loss)
+    before = net.loss(X, y)
+    net.fit(X, y, epochs=30, batch_size=32, optimizer=fp.Adam(1e-2), seed=0)
+    assert net.loss(X, y) < 0.5 * before

@@ -68,7 +68,9 @@ class Network:
         activation: hidden activation, one of identity, relu, leaky_relu, sigmoid (logistic),
             tanh, gelu; or a list with one name per hidden layer.
         loss: `cross_entropy` (targets: class indices `(n,)`), `binary_cross_entropy`
-            (targets: 0/1 `(n, n_out)`) or `mse` (targets: `(n, n_out)`, or `(n,)` if n_out is 1).
+            (targets: 0/1 `(n, n_out)`) or `mse` (targets: `(n, n_out)`, or `(n,)` if n_out is 1);
+            or scikit-learn's `log_loss` (class indices), `binary_log_loss`, `squared_error`
+            (halved) and `poisson` (exp output), as its estimators define them.
         dtype: `float32` or `float64`; inputs are converted to it.
         init: `glorot` (uniform; scikit-learn's rule) or `he` (Kaiming uniform). Biases start at 0.
         seed: seeds initialisation (and the shuffles of `fit(seed=None)`); same seed, same
@@ -231,7 +233,7 @@ class Network:
         return as_matrix(X, self._dtype, name)
 
     def _y(self, y: Any, name: str = "y") -> np.ndarray:
-        if self.loss_name == "cross_entropy":
+        if self.loss_name in ("cross_entropy", "log_loss"):
             return as_labels(y, name)
         return as_values(y, self._dtype, self.widths[-1], name)
 

@@ -215,9 +215,7 @@ class _BaseMLP(BaseEstimator):
             else:
                 self._fit_lbfgs(X, y, sample_weight)
                 if validation is not None:  # one entry: lbfgs has no epochs
-                    self.validation_loss_curve_.append(
-                        self._net.loss(validation[0], validation[2])
-                    )
+                    self.validation_loss_curve_.append(self._net.loss(validation[0], validation[2]))
         except _core.DivergenceError as err:
             self._pull_parameters()
             raise ValueError(_NON_FINITE) from err
