@@ -400,7 +400,8 @@ impl<T: Scalar> Network<T> {
         self.loss.validate(targets, rows, self.n_outputs())
     }
 
-    /// Checks sample weights: scikit-learn's losses only, one per row, finite and >= 0.
+    /// Checks sample weights: scikit-learn's losses only, one per row, finite (scikit-learn
+    /// accepts negative weights too).
     pub fn check_weights(&self, weights: Option<&[T]>, rows: usize, name: &str) -> Result<()> {
         let Some(w) = weights else { return Ok(()) };
         if !self.loss.is_sklearn() {
@@ -415,9 +416,9 @@ impl<T: Scalar> Network<T> {
                 w.len()
             )));
         }
-        if let Some(i) = w.iter().position(|v| !v.is_finite() || *v < T::zero()) {
+        if let Some(i) = w.iter().position(|v| !v.is_finite()) {
             return Err(Error::value(format!(
-                "{name}: weights must be finite and >= 0; position {i} holds {:?}",
+                "{name}: weights must be finite; position {i} holds {:?}",
                 w[i]
             )));
         }

@@ -13,6 +13,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+from sklearn import neural_network as sk_nn
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning
@@ -198,7 +199,7 @@ def test_bad_parameters_are_clear_errors(digits) -> None:  # noqa: ANN001
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         MLPClassifier(hidden_layer_sizes=(10, 0)).fit(X, y)
     with pytest.raises(ValueError, match="sample_weight"):
-        MLPClassifier(max_iter=1).fit(X, y, sample_weight=-np.ones(len(y)))
+        MLPClassifier(max_iter=1).fit(X, y, sample_weight=np.full(len(y), np.nan))
     with pytest.raises(ValueError, match="validation_data"):
         MLPClassifier(max_iter=1).fit(X, y, validation_data=(X, np.full(len(y), 99)))
     with pytest.raises(ValueError, match="poisson"):
@@ -215,3 +216,96 @@ def test_core_does_not_import_sklearn() -> None:
         "assert fp.MLPClassifier.__module__ == 'ferroprop.sklearn'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- behaviours a scikit-learn user relies on (from a review against its source) -------------
+
+
+def _tiny() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4)
+    return X, (X[:, 0] > 0).astype(int)
+
+
+def test_partial_fit_trains_on_after_a_plateau_like_sklearn() -> None:
+    X, y = _tiny()
+    runs = []
+    for cls in (MLPClassifier, sk_nn.MLPClassifier):
+        est = cls(hidden_layer_sizes=(5,), random_state=0, tol=10.0, n_iter_no_change=2)
+        for _ in range(8):
+            est.partial_fit(X, y, classes=[0, 1])
+        runs.append((est.t_, len(est.loss_curve_), est.coefs_[0]))
+    assert runs[0][:2] == runs[1][:2] == (480, 8)
+    np.testing.assert_allclose(runs[0][2], runs[1][2], rtol=1e-9)
+
+
+def test_pickling_leaves_the_live_estimator_alone() -> None:
+    X, y = _tiny()
+    est, ref = (MLPClassifier(hidden_layer_sizes=(5,), random_state=0) for _ in range(2))
+    for _ in range(3):
+        est.partial_fit(X, y, classes=[0, 1])
+        ref.partial_fit(X, y, classes=[0, 1])
+    pickle.dumps(est)
+    est.partial_fit(X, y)
+    ref.partial_fit(X, y)
+    np.testing.assert_array_equal(est.coefs_[0], ref.coefs_[0])
+
+
+def test_edited_coefs_and_activation_are_used_like_sklearn() -> None:
+    X, y = _tiny()
+    ours = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
+    theirs = sk_nn.MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
+    for est in (ours, theirs):
+        est.coefs_[-1][:] = 0
+        est.intercepts_[-1][:] = 0
+    np.testing.assert_array_equal(ours.predict_proba(X[:2])[:, 1], [0.5, 0.5])
+    for est in (ours, theirs):
+        est.coefs_[-1][:] = 0.3
+        est.set_params(activation="identity")
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-12)
+
+
+def test_dtype_can_change_between_calls() -> None:
+    X, y = _tiny()
+    est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    est.fit(X.astype(np.float32), y)
+    est.partial_fit(X, y)
+    assert est.predict(X).shape == (60,)
+
+
+def test_divergence_with_early_stopping_restores_the_best_weights() -> None:
+    X, y = _tiny()
+    est = MLPRegressor(
+        hidden_layer_sizes=(20,),
+        solver="sgd",
+        learning_rate_init=10.0,
+        random_state=0,
+        max_iter=30,
+        early_stopping=True,
+    )
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        est.fit(X * 100, X[:, 0] * 1e3)
+    assert all(np.isfinite(c).all() for c in est.coefs_)
+
+
+def test_schedule_is_fixed_when_the_optimizer_is_made_like_sklearn() -> None:
+    X, y = _tiny()
+    models = []
+    for cls in (MLPClassifier, sk_nn.MLPClassifier):
+        est = cls(hidden_layer_sizes=(5,), solver="sgd", learning_rate="invscaling", random_state=0)
+        est.partial_fit(X, y, classes=[0, 1])
+        est.set_params(learning_rate_init=0.1, power_t=0.1)
+        est.partial_fit(X, y)
+        est.partial_fit(X, y)
+        models.append(est)
+    np.testing.assert_allclose(models[0].coefs_[0], models[1].coefs_[0], rtol=1e-9)
+
+
+def test_negative_sample_weights_are_accepted_like_sklearn() -> None:
+    X, y = _tiny()
+    w = np.ones(len(y))
+    w[0] = -1.0
+    kw = dict(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    ours = MLPRegressor(**kw).fit(X, X[:, 0], sample_weight=w)
+    theirs = sk_nn.MLPRegressor(**kw).fit(X, X[:, 0], sample_weight=w)
+    np.testing.assert_allclose(ours.coefs_[0], theirs.coefs_[0], rtol=1e-9)

@@ -101,6 +101,7 @@ def save(est: Any, path: str | os.PathLike[str]) -> None:
         "validation_scores": _numbers(getattr(est, "validation_scores_", None)),
         "best_validation_score": _number(getattr(est, "best_validation_score_", None)),
         "validation_loss_curve": _numbers(getattr(est, "validation_loss_curve_", None)),
+        "no_improvement_count": int(getattr(est, "_no_improvement_count", 0)),
     }
     config = {"params": _params(est), "fitted": fitted}
     if hasattr(est, "classes_"):
@@ -181,7 +182,13 @@ def from_model_file(kind: str, tensors: dict[str, np.ndarray], config: dict) -> 
         est.validation_loss_curve_ = curve
     if est.loss_curve_ is None:
         del est.loss_curve_, est.validation_scores_, est.best_validation_score_, est.best_loss_
-    est._no_improvement_count = 0
+    count = fitted.get("no_improvement_count", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError("config['fitted']['no_improvement_count']: expected an integer >= 0")
+    est._no_improvement_count = count
+    # After early stopping the saved weights are the best ones (restore-best).
+    est._best_coefs = [c.copy() for c in est.coefs_]
+    est._best_intercepts = [b.copy() for b in est.intercepts_]
     est._stopped_early = False
     est._optimizer = None
     if kind == "MLPClassifier":

@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 import scipy.sparse
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    is_classifier,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
@@ -47,6 +53,11 @@ _NON_FINITE = (
     "Solver produced non-finite parameter weights. The input data may contain large values "
     "and need to be preprocessed."
 )
+
+
+def _core_activation(name: str) -> str:
+    """The core's canonical name for a hidden activation (scikit-learn's `logistic`)."""
+    return "sigmoid" if name == "logistic" else name
 
 
 def _dense(X: Any) -> Any:
@@ -101,10 +112,21 @@ class _BaseMLP(BaseEstimator):
         )
         self._push_parameters()
 
-    def _network(self) -> Any:
-        """The core network, rebuilt from `coefs_` after unpickling or loading."""
-        if getattr(self, "_net", None) is None:
-            self._build_network(self._dtype())
+    def _network(self, dtype: Any = None) -> Any:
+        """The core network holding the current `coefs_`/`intercepts_` (which a user may have
+        edited or replaced, as scikit-learn allows), rebuilt when missing (after unpickling or
+        loading) or when the dtype or the activation no longer match."""
+        dtype = np.dtype(self._dtype() if dtype is None else dtype)
+        net = getattr(self, "_net", None)
+        if (
+            net is None
+            or np.dtype(net.dtype) != dtype
+            or net.activations[:1] not in ([], [_core_activation(self.activation)])
+            or net.widths != [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+        ):
+            self._build_network(dtype)
+        else:
+            self._push_parameters()
         return self._net
 
     def _dtype(self) -> np.dtype:
@@ -124,8 +146,8 @@ class _BaseMLP(BaseEstimator):
     def __getstate__(self) -> dict:
         # The core objects do not pickle; `coefs_` hold everything needed to rebuild the
         # network. An optimizer's state is dropped: `partial_fit` after unpickling starts a
-        # fresh one.
-        state = super().__getstate__()
+        # fresh one. (A copy: BaseEstimator may hand back `__dict__` itself.)
+        state = dict(super().__getstate__())
         for key in ("_net", "_optimizer", "_fixed_validation"):
             state.pop(key, None)
         return state
@@ -186,7 +208,6 @@ class _BaseMLP(BaseEstimator):
         incremental: bool = False,
         validation_data: Any = None,
     ) -> _BaseMLP:
-        self._validate_params()
         hidden_layer_sizes = self.hidden_layer_sizes
         if not hasattr(hidden_layer_sizes, "__iter__"):
             hidden_layer_sizes = [hidden_layer_sizes]
@@ -205,8 +226,10 @@ class _BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
-        elif getattr(self, "_net", None) is None or np.dtype(self._net.dtype) != X.dtype:
-            self._build_network(X.dtype)
+        else:
+            if getattr(self, "_net", None) is not None and np.dtype(self._net.dtype) != X.dtype:
+                self._optimizer = None  # its state has the old dtype
+            self._network(X.dtype)
 
         validation = self._validation_set(validation_data, incremental)
         try:
@@ -226,7 +249,7 @@ class _BaseMLP(BaseEstimator):
 
     def _sample_weight(self, sample_weight: Any, X: np.ndarray, y: np.ndarray) -> Any:
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+            sample_weight = _check_sample_weight(sample_weight, X)
         return sample_weight
 
     def _targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -272,6 +295,8 @@ class _BaseMLP(BaseEstimator):
     def _optimizer_for(self, incremental: bool) -> Any:
         if incremental and getattr(self, "_optimizer", None) is not None:
             return self._optimizer
+        # The schedule is fixed when the optimizer is made, as scikit-learn's optimizer holds it.
+        self._schedule = (self.solver, self.learning_rate, self.learning_rate_init, self.power_t)
         if self.solver == "sgd":
             self._optimizer = _core.SklearnSGD(
                 float(self.learning_rate_init), float(self.momentum), bool(self.nesterovs_momentum)
@@ -372,22 +397,38 @@ class _BaseMLP(BaseEstimator):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
                 order = np.ascontiguousarray(sample_idx, dtype=np.int64)
-                rows = net.fit(
-                    X_train,
-                    y_train,
-                    1,
-                    batch_size,
-                    optimizer,
-                    False,
-                    None,
-                    None,
-                    None,
-                    None,
-                    order=order,
-                    sample_weight=sample_weight_train,
-                    alpha=float(self.alpha),
-                    finite_checked=True,  # validate_data rejected NaN/inf
-                )
+                try:
+                    rows = net.fit(
+                        X_train,
+                        y_train,
+                        1,
+                        batch_size,
+                        optimizer,
+                        False,
+                        None,
+                        None,
+                        None,
+                        None,
+                        order=order,
+                        sample_weight=sample_weight_train,
+                        alpha=float(self.alpha),
+                        finite_checked=True,  # validate_data rejected NaN/inf
+                    )
+                except _core.DivergenceError:
+                    if not early_stopping:
+                        raise
+                    # scikit-learn would go on with non-finite weights and restore the best
+                    # ones at the end; stopping here gives the same model sooner.
+                    warnings.warn(
+                        f"Training diverged in epoch {self.n_iter_ + 1}; the weights with the "
+                        "best validation score are restored.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+                    self._stopped_early = incremental
+                    break
+                # `coefs_` stay current during training, as scikit-learn's (scoring reads them).
+                self._pull_parameters()
                 self.n_iter_ += 1
                 self.loss_ = rows[0][0]
                 self.t_ += n_samples
@@ -407,8 +448,9 @@ class _BaseMLP(BaseEstimator):
                         f"{self.n_iter_no_change} consecutive epochs."
                     )
                     if self._trigger_stopping(optimizer, msg):
-                        if incremental:
-                            self._stopped_early = True
+                        # partial_fit with early stopping ends for good (best weights
+                        # restored); otherwise the next call trains on, as scikit-learn does.
+                        self._stopped_early = incremental and early_stopping
                         break
                     self._no_improvement_count = 0
 
@@ -432,12 +474,14 @@ class _BaseMLP(BaseEstimator):
 
     def _iteration_ends(self, optimizer: Any) -> None:
         """scikit-learn's `iteration_ends`: the invscaling rate follows the samples seen."""
-        if self.solver == "sgd" and self.learning_rate == "invscaling":
-            optimizer.lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+        solver, schedule, lr_init, power_t = self._schedule
+        if solver == "sgd" and schedule == "invscaling":
+            optimizer.lr = float(lr_init) / (self.t_ + 1) ** power_t
 
     def _trigger_stopping(self, optimizer: Any, msg: str) -> bool:
         """scikit-learn's `trigger_stopping`: whether to stop, or (adaptive) divide the rate."""
-        if self.solver != "sgd" or self.learning_rate != "adaptive":
+        solver, schedule, _, _ = self._schedule
+        if solver != "sgd" or schedule != "adaptive":
             if self.verbose:
                 print(msg + " Stopping.")
             return True
@@ -543,6 +587,7 @@ class _BaseMLP(BaseEstimator):
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(
         self, X: Any, y: Any, sample_weight: Any = None, validation_data: Any = None
     ) -> _BaseMLP:
@@ -707,6 +752,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._score_with_function(X, y, sample_weight, accuracy_score)
 
     @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
         self,
         X: Any,
@@ -852,6 +898,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._score_with_function(X, y, sample_weight, r2_score)
 
     @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
         self, X: Any, y: Any, sample_weight: Any = None, validation_data: Any = None
     ) -> MLPRegressor:
