@@ -562,12 +562,7 @@ impl<T: Scalar> Network<T> {
         let squares: f64 = params
             .weights
             .iter()
-            .map(|w| {
-                unsafe { w.read() }
-                    .iter()
-                    .map(|v| (*v * *v).f64())
-                    .sum::<f64>()
-            })
+            .map(|w| kernels::sum_squares(unsafe { w.read() }))
             .sum();
         0.5 * alpha * squares / total
     }
