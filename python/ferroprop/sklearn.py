@@ -216,9 +216,9 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}.")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
 
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X, y, labels = self._validate_input(X, y, incremental, reset=first_pass)
         n_features = X.shape[1]
-        sample_weight = self._sample_weight(sample_weight, X, y)
+        sample_weight = self._sample_weight(sample_weight, X, labels)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
@@ -240,14 +240,13 @@ class _BaseMLP(BaseEstimator):
                 if validation is not None:  # one entry: lbfgs has no epochs
                     self.validation_loss_curve_.append(self._net.loss(validation[0], validation[2]))
         except _core.DivergenceError as err:
-            self._pull_parameters()
+            self._pull_parameters()  # the last finite step
             raise ValueError(_NON_FINITE) from err
-        self._pull_parameters()
-        if not all(np.isfinite(w).all() for w in (*self.coefs_, *self.intercepts_)):
-            raise ValueError(_NON_FINITE)
+        # `coefs_` now hold the result: the core never applies a non-finite update, and
+        # lbfgs checks its own.
         return self
 
-    def _sample_weight(self, sample_weight: Any, X: np.ndarray, y: np.ndarray) -> Any:
+    def _sample_weight(self, sample_weight: Any, X: np.ndarray, labels: np.ndarray) -> Any:
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
         return sample_weight
@@ -464,13 +463,13 @@ class _BaseMLP(BaseEstimator):
                         stacklevel=3,
                     )
         except KeyboardInterrupt:
+            self._pull_parameters()  # the steps of the interrupted epoch count
             warnings.warn("Training interrupted by user.", stacklevel=3)
 
         if early_stopping and (not incremental or self._stopped_early):
-            # Restore the best weights.
+            # Restore the best weights (the core network is synced from `coefs_` on next use).
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
-            self._push_parameters()
 
     def _iteration_ends(self, optimizer: Any) -> None:
         """scikit-learn's `iteration_ends`: the invscaling rate follows the samples seen."""
@@ -509,8 +508,8 @@ class _BaseMLP(BaseEstimator):
                 self._no_improvement_count = 0
             if last_valid_score > self.best_validation_score_:
                 self.best_validation_score_ = last_valid_score
-                self._best_coefs = list(self._net.weights())
-                self._best_intercepts = list(self._net.biases())
+                self._best_coefs = [c.copy() for c in self.coefs_]
+                self._best_intercepts = [i.copy() for i in self.intercepts_]
         else:
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
@@ -564,10 +563,9 @@ class _BaseMLP(BaseEstimator):
         coefs, intercepts = unpack(opt_res.x)
         if not all(np.isfinite(p).all() for p in (*coefs, *intercepts)):
             raise ValueError(_NON_FINITE)
-        net.set_parameters(
-            [np.ascontiguousarray(c) for c in coefs],
-            [np.ascontiguousarray(b) for b in intercepts],
-        )
+        self.coefs_ = [np.ascontiguousarray(c) for c in coefs]
+        self.intercepts_ = [np.ascontiguousarray(b) for b in intercepts]
+        self._push_parameters()
 
     # -- prediction -------------------------------------------------------------------------
 
@@ -694,7 +692,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _validate_input(
         self, X: Any, y: Any, incremental: bool, reset: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`(X, y as the loss takes it, the validated labels)`."""
         X, y = validate_data(
             self,
             X,
@@ -724,16 +723,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        self._y_labels = y
-        y = self._label_binarizer.transform(y).astype(bool)
-        return X, y
+        return X, self._label_binarizer.transform(y).astype(bool), y
 
-    def _sample_weight(self, sample_weight: Any, X: np.ndarray, y: np.ndarray) -> Any:
-        sample_weight = super()._sample_weight(sample_weight, X, y)
+    def _sample_weight(self, sample_weight: Any, X: np.ndarray, labels: np.ndarray) -> Any:
+        sample_weight = super()._sample_weight(sample_weight, X, labels)
         if self.class_weight is None:
-            self.__dict__.pop("_y_labels", None)
             return sample_weight
-        labels = self.__dict__.pop("_y_labels")
         class_weight = compute_sample_weight(self.class_weight, labels).astype(X.dtype)
         return class_weight if sample_weight is None else sample_weight * class_weight
 
@@ -865,7 +860,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _validate_input(
         self, X: Any, y: Any, incremental: bool, reset: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`(X, y as the loss takes it, the validated labels)`."""
         X, y = validate_data(
             self,
             X,
@@ -881,7 +877,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("y: the poisson loss needs non-negative targets (y >= 0)")
-        return X, y
+        return X, y, y
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values `(n_samples,)` or `(n_samples, n_outputs)`."""
