@@ -65,6 +65,40 @@ def _dense(X: Any) -> Any:
     return X.toarray() if scipy.sparse.issparse(X) else X
 
 
+# (core network, (dtype, activation, loss) it was built for, coefs snapshot, intercepts snapshot)
+_PredictionEntry = tuple[Any, tuple[str, str, str], list[np.ndarray], list[np.ndarray]]
+
+
+class _PredictionCache:
+    """Holds the `_PredictionEntry` of `_BaseMLP._prediction_network`: the prediction network
+    with snapshots of the parameters it holds; the entry is replaced whole, never modified.
+    The holder stays the same object, so predicting leaves the estimator's `__dict__`
+    unchanged (as scikit-learn's checks require); it pickles and deep-copies as an empty
+    cache (core networks do not pickle; the first prediction rebuilds one)."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self) -> None:
+        self.entry: _PredictionEntry | None = None
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return (_PredictionCache, ())
+
+
+def _same_arrays(current: Any, snapshot: list[np.ndarray]) -> bool:
+    """Whether the arrays of `current` hold exactly the values of `snapshot` (same count,
+    shapes, dtypes). Reads only: safe while other threads read too. (A snapshot is finite:
+    the core refuses non-finite parameters, so NaN never needs to equal NaN here.)"""
+    if len(current) != len(snapshot):
+        return False
+    for a, b in zip(current, snapshot, strict=True):
+        if not isinstance(a, np.ndarray) or a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        if not np.array_equal(a, b):
+            return False
+    return True
+
+
 class _BaseMLP(BaseEstimator):
     """The shared machinery of both estimators (scikit-learn's `BaseMultilayerPerceptron`)."""
 
@@ -111,6 +145,8 @@ class _BaseMLP(BaseEstimator):
             widths, [self.activation], self._engine_loss(), np.dtype(dtype).name, "glorot", 0
         )
         self._push_parameters()
+        # Made here, with the fitted state, so that predicting never adds to `__dict__`.
+        self._prediction_cache = _PredictionCache()
 
     def _network(self, dtype: Any = None) -> Any:
         """The core network holding the current `coefs_`/`intercepts_` (which a user may have
@@ -142,6 +178,44 @@ class _BaseMLP(BaseEstimator):
     def _pull_parameters(self) -> None:
         self.coefs_ = list(self._net.weights())
         self.intercepts_ = list(self._net.biases())
+
+    def _prediction_network(self) -> Any:
+        """A core network holding the current `coefs_`/`intercepts_`, for prediction only.
+
+        Prediction never mutates a network another thread may be using (scikit-learn's
+        `predict`, `predict_proba` and `score` are safe to call from many threads at once):
+        a prediction network is built once per set of parameters, published together with a
+        snapshot of the parameters it holds, and never changed afterwards. Each call compares
+        the current `coefs_`/`intercepts_` (which a user may have edited in place or replaced,
+        as scikit-learn allows) with the snapshot, a read-only pass over the parameters; only
+        when they differ (or the dtype, activation or loss changed) is a fresh network built
+        and published. Threads still holding the previous network finish with it undisturbed,
+        and all threads run their forward passes concurrently (the core releases the GIL).
+        """
+        key = (self._dtype().name, _core_activation(self.activation), self._engine_loss())
+        cache = self.__dict__.get("_prediction_cache")
+        if cache is None:  # an estimator unpickled from an older ferroprop
+            cache = self._prediction_cache = _PredictionCache()
+        entry = cache.entry  # read once: another thread may publish a new entry meanwhile
+        if entry is not None:
+            net, entry_key, coefs, intercepts = entry
+            if (
+                entry_key == key
+                and _same_arrays(self.coefs_, coefs)
+                and _same_arrays(self.intercepts_, intercepts)
+            ):
+                return net
+        coefs = [np.array(c, copy=True) for c in self.coefs_]
+        intercepts = [np.array(b, copy=True) for b in self.intercepts_]
+        dtype = np.dtype(key[0])
+        widths = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
+        net = _core.Network(widths, [self.activation], key[2], key[0], "glorot", 0)
+        net.set_parameters(
+            [np.ascontiguousarray(c, dtype) for c in coefs],
+            [np.ascontiguousarray(b, dtype) for b in intercepts],
+        )
+        cache.entry = (net, key, coefs, intercepts)  # one assignment: readers see all or none
+        return net
 
     def __getstate__(self) -> dict:
         # The core objects do not pickle; `coefs_` hold everything needed to rebuild the
@@ -573,7 +647,7 @@ class _BaseMLP(BaseEstimator):
         """The output layer's activations `(n, n_outputs_)`."""
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        net = self._network()
+        net = self._prediction_network()
         X = np.ascontiguousarray(_dense(X), dtype=np.dtype(net.dtype))
         return net.forward(X)
 
