@@ -18,7 +18,7 @@ install:
 
 test-deps:
 	$(PIP) install --quiet "numpy>=1.24" "safetensors>=0.4" "scikit-learn>=1.6" scipy pandas joblib tqdm \
-		"pytest>=7" "ruff>=0.5" "maturin>=1.7,<2"
+		"pytest>=7" "hypothesis>=6.170,<7" "ruff>=0.5" "maturin>=1.7,<2"
 
 ## Everything CI runs: formatting, lints, Rust unit tests, the build, pytest.
 test: test-deps lint rust-test install py-test

@@ -11,7 +11,7 @@
 //! ```
 
 use crate::activations::Activation;
-use crate::error::{Error, Result};
+use crate::error::{filled, Error, Result};
 use crate::init::Init;
 use std::ops::Range;
 
@@ -31,19 +31,15 @@ const PARALLEL_MIN_FMAS: usize = 1 << 22;
 /// Below this many multiply-adds per step a fit runs on one thread.
 const STEP_PARALLEL_MIN_FMAS: usize = 1 << 20;
 
-/// A zeroed vector of `len` elements, or an error when it cannot be allocated (a network too
-/// large for memory must raise, not abort the interpreter).
-fn zeroed<T: Scalar>(len: Option<usize>, widths: &[usize]) -> Result<Vec<T>> {
-    let too_big = || {
-        Error::value(format!(
-            "widths: a network of widths {widths:?} does not fit in memory"
-        ))
-    };
-    let len = len.ok_or_else(too_big)?;
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| too_big())?;
-    v.resize(len, T::zero());
-    Ok(v)
+/// A zeroed vector of `len` elements, or [`Error::Memory`] naming `what` (a network too large
+/// for memory must raise, not abort the interpreter).
+fn zeroed<T: Scalar>(len: Option<usize>, what: impl FnOnce() -> String) -> Result<Vec<T>> {
+    match len {
+        Some(n) if n <= isize::MAX as usize / std::mem::size_of::<T>() => {
+            filled(Some(n), T::zero(), &what())
+        }
+        _ => filled::<T>(None, T::zero(), &what()),
+    }
 }
 
 /// Samples and their targets, row-major.
@@ -133,20 +129,24 @@ pub struct Workspace<T> {
 
 impl<T: Scalar> Workspace<T> {
     /// Buffers for batches of up to `rows` samples of `net`.
-    pub fn new(net: &Network<T>, rows: usize) -> Self {
-        let per_layer = |layers: &[Dense<T>]| -> Vec<Vec<T>> {
+    pub fn new(net: &Network<T>, rows: usize) -> Result<Self> {
+        let per_layer = |layers: &[Dense<T>]| -> Result<Vec<Vec<T>>> {
             layers
                 .iter()
-                .map(|l| vec![T::zero(); rows * l.fan_out])
+                .map(|l| {
+                    zeroed(rows.checked_mul(l.fan_out), || {
+                        format!("the activations of {rows} rows")
+                    })
+                })
                 .collect()
         };
         let hidden = net.layers.len() - 1;
-        Workspace {
+        Ok(Workspace {
             rows,
-            z: per_layer(&net.layers),
-            a: per_layer(&net.layers[..hidden]),
-            dz: per_layer(&net.layers),
-        }
+            z: per_layer(&net.layers)?,
+            a: per_layer(&net.layers[..hidden])?,
+            dz: per_layer(&net.layers)?,
+        })
     }
 
     /// The buffers shared by a team.
@@ -202,7 +202,9 @@ impl<T: Scalar> Network<T> {
                 let (fan_in, fan_out) = (widths[l], widths[l + 1]);
                 let own = spec.activations.get(l).copied();
                 let near = own.or_else(|| spec.activations.last().copied());
-                let mut weight = zeroed(fan_in.checked_mul(fan_out), widths)?;
+                let mut weight = zeroed(fan_in.checked_mul(fan_out), || {
+                    format!("the weights of a network of widths {widths:?}")
+                })?;
                 Init::fill(
                     spec.init.bound(fan_in, fan_out, near),
                     &mut rng,
@@ -212,7 +214,9 @@ impl<T: Scalar> Network<T> {
                     fan_in,
                     fan_out,
                     weight,
-                    bias: zeroed(Some(fan_out), widths)?,
+                    bias: zeroed(Some(fan_out), || {
+                        format!("the biases of a network of widths {widths:?}")
+                    })?,
                     activation: own.unwrap_or(Activation::Identity),
                 })
             })
@@ -339,25 +343,25 @@ impl<T: Scalar> Network<T> {
     }
 
     /// Zeroed gradients shaped like the parameters.
-    pub fn zero_gradients(&self) -> Gradients<T> {
-        Gradients {
+    pub fn zero_gradients(&self) -> Result<Gradients<T>> {
+        let what = || "the gradients".to_string();
+        Ok(Gradients {
             weights: self
                 .layers
                 .iter()
-                .map(|l| vec![T::zero(); l.weight.len()])
-                .collect(),
+                .map(|l| zeroed(Some(l.weight.len()), what))
+                .collect::<Result<_>>()?,
             biases: self
                 .layers
                 .iter()
-                .map(|l| vec![T::zero(); l.bias.len()])
-                .collect(),
-        }
+                .map(|l| zeroed(Some(l.bias.len()), what))
+                .collect::<Result<_>>()?,
+        })
     }
 
-    /// Checks `x` holds `rows > 0` finite rows of `n_inputs` features.
+    /// Checks `x` holds `rows` (possibly 0) finite rows of `n_inputs` features.
     pub fn check_inputs(&self, x: &[T], rows: usize, cols: usize) -> Result<()> {
-        self.check_shape(rows, cols)?;
-        debug_assert_eq!(x.len(), rows * cols);
+        self.check_inputs_shape(x, rows, cols)?;
         // The vectorised scan first; the position only when there is something to report.
         if let Some(i) = (!kernels::all_finite(x))
             .then(|| x.iter().position(|v| !v.is_finite()))
@@ -372,13 +376,31 @@ impl<T: Scalar> Network<T> {
         Ok(())
     }
 
-    /// Checks an input of `rows × cols` fits the network (`rows > 0`, `cols = n_inputs`).
+    /// Checks `x` holds `rows` rows of `n_inputs` features (not their values).
+    pub fn check_inputs_shape(&self, x: &[T], rows: usize, cols: usize) -> Result<()> {
+        self.check_width(cols)?;
+        if Some(x.len()) != rows.checked_mul(cols) {
+            return Err(Error::value(format!(
+                "X: expected {rows} × {cols} = rows × features values, got {}",
+                x.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks an input of `rows × cols` fits the network for training or a loss (`rows > 0`,
+    /// `cols = n_inputs`).
     pub fn check_shape(&self, rows: usize, cols: usize) -> Result<()> {
         if rows == 0 {
             return Err(Error::value(
                 "X: expected at least one row, got an empty array",
             ));
         }
+        self.check_width(cols)
+    }
+
+    /// Checks rows of `cols` features fit the network's input.
+    pub fn check_width(&self, cols: usize) -> Result<()> {
         if cols != self.n_inputs() {
             return Err(Error::value(format!(
                 "X: expected {} features per row (the network's input width), got {cols}",
@@ -396,6 +418,7 @@ impl<T: Scalar> Network<T> {
         cols: usize,
         targets: &Targets<'_, T>,
     ) -> Result<()> {
+        self.check_shape(rows, cols)?;
         self.check_inputs(x, rows, cols)?;
         self.loss.validate(targets, rows, self.n_outputs())
     }
@@ -425,15 +448,25 @@ impl<T: Scalar> Network<T> {
         Ok(())
     }
 
-    /// Output activations for `x` (rows × n_in) into `out` (rows × n_out): probabilities for
-    /// the cross-entropies, raw values for MSE. Inputs must have passed [`Self::check_inputs`].
-    /// Large inputs are split across the thread pool in blocks of rows.
+    /// Output activations for `x` (rows × n_in, checked by [`Self::check_inputs`]) into `out`
+    /// (rows × n_out): probabilities for the cross-entropies, raw values for MSE. Large inputs
+    /// are split across the thread pool in blocks of rows.
     pub fn forward(&self, x: &[T], rows: usize, out: &mut [T]) -> Result<()> {
         let (n_in, n_out) = (self.n_inputs(), self.n_outputs());
+        self.check_inputs(x, rows, n_in)?;
+        if Some(out.len()) != rows.checked_mul(n_out) {
+            return Err(Error::value(format!(
+                "out: expected {rows} × {n_out} values, got {}",
+                out.len()
+            )));
+        }
+        if rows == 0 {
+            return Ok(());
+        }
         let out = Shared::new(out);
         let params = self.params();
-        threads::team(self.members_for(rows), |team| {
-            let mut ws = Workspace::new(self, rows.min(EVAL_BLOCK));
+        let make = || Workspace::new(self, rows.min(EVAL_BLOCK));
+        threads::team_with(self.members_for(rows), make, |team, ws| {
             let ws = ws.view();
             for block in team.share(rows.div_ceil(EVAL_BLOCK), 1) {
                 let (start, end) = (block * EVAL_BLOCK, ((block + 1) * EVAL_BLOCK).min(rows));
@@ -450,15 +483,16 @@ impl<T: Scalar> Network<T> {
         })
     }
 
-    /// Mean loss and, except for MSE, the accuracy of `x` against `targets`.
-    /// Inputs must have passed [`Self::check_data`]. Summed per fixed block of rows, so the
-    /// result does not depend on the number of threads.
+    /// Mean loss and, except for MSE, the accuracy of `x` against `targets` (both checked
+    /// here). Summed per fixed block of rows, so the result does not depend on the number of
+    /// threads.
     pub fn evaluate(
         &self,
         x: &[T],
         rows: usize,
         targets: &Targets<'_, T>,
     ) -> Result<(f64, Option<f64>)> {
+        self.check_data(x, rows, self.n_inputs(), targets)?;
         let data = Dataset {
             x,
             rows,
@@ -466,13 +500,17 @@ impl<T: Scalar> Network<T> {
             targets: *targets,
             weights: None,
         };
-        let mut sums = vec![(0.0, Some(0)); rows.div_ceil(EVAL_BLOCK)];
+        let mut sums = filled(
+            Some(rows.div_ceil(EVAL_BLOCK)),
+            (0.0, Some(0)),
+            "block sums",
+        )?;
         let shared = Shared::new(&mut sums);
         let params = self.params();
-        threads::team(self.members_for(rows), |team| {
-            let mut ws = Workspace::new(self, rows.min(EVAL_BLOCK));
+        let make = || Workspace::new(self, rows.min(EVAL_BLOCK));
+        threads::team_with(self.members_for(rows), make, |team, ws| {
             // SAFETY: every member evaluates the same data; nothing writes the parameters.
-            unsafe { self.evaluate_in(team, &params, &data, &mut ws, shared) }
+            unsafe { self.evaluate_in(team, &params, &data, ws, shared) }
         })?;
         Ok(self.combine(&sums, rows))
     }
@@ -521,7 +559,8 @@ impl<T: Scalar> Network<T> {
 
     /// Mean loss over one batch and its gradients into `grads` (the L2 penalty
     /// `alpha/2·Σ‖W‖²` over the same total included when `alpha > 0`), on a team of threads
-    /// when the batch is large. Inputs must have passed [`Self::check_data`].
+    /// when the batch is large. The data, `ws` (for at least `data.rows` rows) and `grads`
+    /// (shaped like the parameters) are checked here.
     pub fn loss_and_gradients(
         &self,
         data: &Dataset<'_, T>,
@@ -530,7 +569,24 @@ impl<T: Scalar> Network<T> {
         grads: &mut Gradients<T>,
     ) -> Result<f64> {
         let rows = data.rows;
-        let mut blocks = vec![0.0; rows.div_ceil(ROW_UNIT)];
+        self.check_data(data.x, rows, data.cols, &data.targets)?;
+        self.check_weights(data.weights, rows, "sample_weight")?;
+        let fits = ws.rows >= rows
+            && grads.weights.len() == self.layers.len()
+            && grads.biases.len() == self.layers.len()
+            && self
+                .layers
+                .iter()
+                .zip(&grads.weights)
+                .zip(&grads.biases)
+                .all(|((l, w), b)| w.len() == l.weight.len() && b.len() == l.bias.len());
+        if !fits {
+            return Err(Error::value(
+                "ws, grads: expected a workspace for the batch's rows and gradients shaped like \
+                 the parameters",
+            ));
+        }
+        let mut blocks = filled(Some(rows.div_ceil(ROW_UNIT)), 0.0, "block losses")?;
         let x = MatRef::row_major(data.x, rows, self.n_inputs());
         let (ws, grads, blocks) = (ws.view(), grads.view(), Shared::new(&mut blocks));
         let n_out = self.n_outputs();
@@ -599,7 +655,8 @@ impl<T: Scalar> Network<T> {
     /// Loss and gradients of one batch by one member of `team`: the forward and delta passes
     /// over this member's rows of the batch, a barrier, then this member's rows of each weight
     /// gradient (the leader also takes the biases and the loss). Returns the mean loss (valid
-    /// on the leader) and whether everything this member computed is finite.
+    /// on the leader) and the largest gradient magnitude this member computed (infinite if
+    /// anything it computed, the leader's loss included, is not finite).
     ///
     /// `x` holds the batch's `rows` inputs; `labels(range)` gives the targets (and sample
     /// weights) of those rows; `total` is what the mean divides by ([`Loss::total`]). With
@@ -623,7 +680,7 @@ impl<T: Scalar> Network<T> {
         ws: &WorkspaceView<'_, T>,
         grads: &GradientsView<'_, T>,
         block_losses: Shared<'_, f64>,
-    ) -> (f64, bool)
+    ) -> (f64, f64)
     where
         T: 't,
     {
@@ -631,7 +688,7 @@ impl<T: Scalar> Network<T> {
         team.sync();
         let decay = T::of(alpha / total);
 
-        let mut finite = true;
+        let mut peak = 0.0f64;
         for (l, layer) in self.layers.iter().enumerate() {
             let input = if l == 0 {
                 x
@@ -653,15 +710,17 @@ impl<T: Scalar> Network<T> {
             if alpha != 0.0 {
                 kernels::add_scaled(dw, decay, &params.weights[l].read()[span]);
             }
-            finite &= kernels::all_finite(dw);
+            peak = peak.max(kernels::finite_max_abs(dw).f64());
         }
         let mut loss = f64::NAN;
         if team.is_leader() {
-            finite &= self.bias_gradients(rows, ws, grads);
+            peak = peak.max(self.bias_gradients(rows, ws, grads));
             loss = self.batch_loss(rows, total, block_losses);
-            finite &= loss.is_finite();
+            if !loss.is_finite() {
+                peak = f64::INFINITY;
+            }
         }
-        (loss, finite)
+        (loss, peak)
     }
 
     /// This member's share of the forward and delta passes of a batch: `z`, `a` and `dz` of
@@ -714,7 +773,8 @@ impl<T: Scalar> Network<T> {
             / total
     }
 
-    /// Every bias gradient (column sums of the deltas); whether they are finite.
+    /// Every bias gradient (column sums of the deltas); their largest magnitude (infinite if
+    /// one is not finite).
     ///
     /// # Safety
     /// Every member must have finished [`Self::deltas`]; only one thread may call this.
@@ -723,14 +783,14 @@ impl<T: Scalar> Network<T> {
         rows: usize,
         ws: &WorkspaceView<'_, T>,
         grads: &GradientsView<'_, T>,
-    ) -> bool {
-        let mut finite = true;
+    ) -> f64 {
+        let mut peak = 0.0f64;
         for (l, layer) in self.layers.iter().enumerate() {
             let db = grads.biases[l].part(0..layer.fan_out);
             kernels::column_sums(db, &ws.dz[l].read()[..rows * layer.fan_out]);
-            finite &= kernels::all_finite(db);
+            peak = peak.max(kernels::finite_max_abs(db).f64());
         }
-        finite
+        peak
     }
 
     /// For a batch of one row after [`Self::deltas`]: layer `l`'s input row and output delta,
@@ -905,14 +965,14 @@ mod tests {
                     },
                     weights,
                 };
-                let mut ws = Workspace::new(&net, 2);
-                let mut grads = net.zero_gradients();
+                let mut ws = Workspace::new(&net, 2).unwrap();
+                let mut grads = net.zero_gradients().unwrap();
                 let mut objective = |net: &Network<f64>| {
-                    let mut scratch = net.zero_gradients();
+                    let mut scratch = net.zero_gradients().unwrap();
                     net.loss_and_gradients(&data, alpha, &mut ws, &mut scratch)
                         .unwrap()
                 };
-                let mut ws2 = Workspace::new(&net, 2);
+                let mut ws2 = Workspace::new(&net, 2).unwrap();
                 net.loss_and_gradients(&data, alpha, &mut ws2, &mut grads)
                     .unwrap();
                 let h = 1e-6;

@@ -4,9 +4,9 @@
 //! A config holds the hyperparameters; an [`OptimizerState`] holds what persists between steps
 //! (momentum buffers, moments, the step count), one slot per parameter tensor.
 
-use crate::error::{Error, Result};
+use crate::error::{filled, Error, Result};
 use crate::kernels::Shared;
-use crate::kernels::{self, AdamStep, Grad, SgdStep, SklearnAdamStep, SklearnSgdStep};
+use crate::kernels::{self, AdamStep, Grad, Peaks, SgdStep, SklearnAdamStep, SklearnSgdStep};
 use crate::network::Network;
 use crate::scalar::Scalar;
 
@@ -173,7 +173,7 @@ impl OptimizerConfig {
     }
 
     /// How many state buffers each parameter needs.
-    fn buffers_per_parameter(&self) -> usize {
+    pub fn buffers_per_parameter(&self) -> usize {
         match self {
             OptimizerConfig::Sgd { momentum, .. } if *momentum > 0.0 => 1,
             OptimizerConfig::Sgd { .. } => 0,
@@ -184,14 +184,14 @@ impl OptimizerConfig {
 
     /// One update of `param` from `grad` at step `t` (1-based), given this parameter's
     /// buffers (`[momentum]`, `[]`, or `[m, v]`). Elementwise, so any split of a parameter
-    /// into ranges updates it exactly as a whole.
+    /// into ranges updates it exactly as a whole. Returns the largest magnitudes written.
     pub fn update<T: Scalar>(
         &self,
         t: u64,
         param: &mut [T],
         grad: Grad<'_, T>,
         buffers: &mut [&mut [T]],
-    ) {
+    ) -> Peaks<T> {
         match *self {
             OptimizerConfig::Sgd {
                 lr,
@@ -207,7 +207,7 @@ impl OptimizerConfig {
                     first: t == 1,
                 };
                 let buf = buffers.first_mut().map_or(&mut [][..], |b| &mut b[..]);
-                kernels::sgd(param, grad, buf, step);
+                kernels::sgd(param, grad, buf, step)
             }
             OptimizerConfig::Adam {
                 lr,
@@ -232,7 +232,7 @@ impl OptimizerConfig {
                     }),
                 };
                 let (m, v) = buffers.split_at_mut(1);
-                kernels::adam(param, grad, m[0], v[0], step);
+                kernels::adam(param, grad, m[0], v[0], step)
             }
             OptimizerConfig::SklearnSgd {
                 lr,
@@ -244,7 +244,7 @@ impl OptimizerConfig {
                     momentum: T::of(momentum),
                     nesterov,
                 };
-                kernels::sklearn_sgd(param, grad, buffers[0], step);
+                kernels::sklearn_sgd(param, grad, buffers[0], step)
             }
             OptimizerConfig::SklearnAdam {
                 lr,
@@ -260,9 +260,110 @@ impl OptimizerConfig {
                     lr: T::of(lr * (1.0 - beta2.powf(t)).sqrt() / (1.0 - beta1.powf(t))),
                 };
                 let (m, v) = buffers.split_at_mut(1);
-                kernels::sklearn_adam(param, grad, m[0], v[0], step);
+                kernels::sklearn_adam(param, grad, m[0], v[0], step)
             }
         }
+    }
+}
+
+impl OptimizerConfig {
+    /// Whether step `t` of [`Self::update`] in float type `T` is certain to stay finite when
+    /// every gradient is at most `grad` in magnitude and every parameter and state value at
+    /// most `before.param` / `before.state[i]`. Bounds every intermediate of the kernels in
+    /// f64, with the hyperparameters rounded to `T` as the kernels see them, against a sixteenth
+    /// of `T`'s largest value (room for rounding). `false` means "not proven", not "will
+    /// overflow": the loop then takes the checked path (`train::guard`).
+    pub fn update_is_safe<T: Scalar>(&self, t: u64, grad: f64, before: Peaks<f64>) -> bool {
+        let of = |x: f64| T::of(x).f64().abs();
+        let limit = T::max_value().f64() / 16.0;
+        let (p, [s0, s1]) = (before.param, before.state);
+        let worst = match *self {
+            OptimizerConfig::Sgd {
+                lr,
+                momentum,
+                nesterov,
+                weight_decay,
+            } => {
+                let g = grad + of(weight_decay) * p;
+                let b = of(momentum) * s0 + g;
+                let d = if nesterov { g + of(momentum) * b } else { b };
+                let step = of(lr) * d;
+                [g, b, d, step, p + step].into_iter().fold(0.0, f64::max)
+            }
+            OptimizerConfig::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                decoupled,
+            } => {
+                let tf = t as f64;
+                let decay = if decoupled {
+                    of(1.0 - lr * weight_decay)
+                } else {
+                    1.0
+                };
+                let param = p * decay.max(1.0);
+                let g = grad
+                    + if decoupled {
+                        0.0
+                    } else {
+                        of(weight_decay) * param
+                    };
+                let m = s0 + g;
+                let gg = g * g;
+                let v = s1 + gg;
+                let eps = of(eps);
+                if eps == 0.0 {
+                    return false;
+                }
+                let sqrt_v = v.sqrt() / of((1.0 - beta2.powf(tf)).sqrt()).max(f64::MIN_POSITIVE);
+                let ratio = m / eps;
+                let step = of(lr / (1.0 - beta1.powf(tf))) * ratio;
+                [param, g, m, gg, v, sqrt_v, ratio, step, param + step]
+                    .into_iter()
+                    .fold(0.0, f64::max)
+            }
+            OptimizerConfig::SklearnSgd {
+                lr,
+                momentum,
+                nesterov,
+            } => {
+                let lg = of(lr) * grad;
+                let velocity = of(momentum) * s0 + lg;
+                let update = if nesterov {
+                    of(momentum) * velocity + lg
+                } else {
+                    velocity
+                };
+                [lg, velocity, update, p + update]
+                    .into_iter()
+                    .fold(0.0, f64::max)
+            }
+            OptimizerConfig::SklearnAdam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => {
+                let tf = t as f64;
+                let m = s0 + grad;
+                let gg = grad * grad;
+                let v = s1 + gg;
+                let eps = of(eps);
+                if eps == 0.0 {
+                    return false;
+                }
+                let rate = of(lr * (1.0 - beta2.powf(tf)).sqrt() / (1.0 - beta1.powf(tf)));
+                let step = rate * m / eps;
+                [m, gg, v, v.sqrt() + eps, rate * m, step, p + step]
+                    .into_iter()
+                    .fold(0.0, f64::max)
+            }
+        };
+        // NaN (from an infinite input) fails the comparison too.
+        worst < limit
     }
 }
 
@@ -303,8 +404,12 @@ impl<T: Scalar> OptimizerState<T> {
             let per = config.buffers_per_parameter();
             self.slots = sizes
                 .iter()
-                .map(|&n| vec![vec![T::zero(); n]; per])
-                .collect();
+                .map(|&n| {
+                    (0..per)
+                        .map(|_| filled(Some(n), T::zero(), "the optimizer's state"))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<_>>()?;
             return Ok(());
         }
         let same = self.slots.len() == sizes.len()

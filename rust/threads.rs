@@ -1,7 +1,19 @@
 //! ferroprop's own rayon pool: sized by `set_num_threads` or `FERROPROP_NUM_THREADS`,
 //! never the global pool, so the engine's threads do not fight the caller's.
+//!
+//! Three promises hold whatever happens:
+//! * **Fork.** A process forked after the pool started has the pool's memory but none of its
+//!   threads. The pool remembers the process it was built in; a call from any other process
+//!   (a forked child) builds a fresh pool of the same size instead of waiting on threads that
+//!   do not exist. Results do not depend on the pool, so the child computes the same bits.
+//! * **Panics.** A member of a team that panics poisons the team's barrier: the others leave
+//!   their barriers by unwinding, and [`team`] returns [`Error::Internal`] instead of hanging.
+//! * **Resizing.** [`set_num_threads`] swaps in a new pool; work already running keeps the pool
+//!   (the [`Pool`] handle) it started on, so buffers sized for a team always fit it.
 
+use std::any::Any;
 use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -10,51 +22,130 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::{Error, Result};
 
-static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
+/// The pool in use and the process that built it.
+struct Current {
+    pid: u32,
+    pool: Arc<Pool>,
+}
 
-/// The default size: `FERROPROP_NUM_THREADS` when set to a positive integer, else the cores.
+static CURRENT: RwLock<Option<Current>> = RwLock::new(None);
+
+/// A pool of worker threads and the lock that lets one team at a time use them.
+pub struct Pool {
+    threads: ThreadPool,
+    /// Two teams interleaving on the same workers could each wait at a barrier for a member
+    /// stuck behind the other team: teams take this first (or run solo).
+    team_lock: Mutex<()>,
+}
+
+/// The most threads `set_num_threads` accepts: four per CPU (at least 8).
+pub fn max_threads() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cpus.saturating_mul(4).max(8)
+}
+
+/// The default size: `FERROPROP_NUM_THREADS` when set to a positive integer (capped at
+/// [`max_threads`]), else the CPUs.
 fn default_threads() -> usize {
     std::env::var("FERROPROP_NUM_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(max_threads())
 }
 
-fn build(n: usize) -> Result<Arc<ThreadPool>> {
-    ThreadPoolBuilder::new()
+fn build(n: usize) -> Result<Arc<Pool>> {
+    let threads = ThreadPoolBuilder::new()
         .num_threads(n)
         .thread_name(|i| format!("ferroprop-{i}"))
         .build()
-        .map(Arc::new)
-        .map_err(|e| Error::value(format!("could not start {n} threads: {e}")))
+        .map_err(|e| Error::value(format!("could not start {n} threads: {e}")))?;
+    Ok(Arc::new(Pool {
+        threads,
+        team_lock: Mutex::new(()),
+    }))
 }
 
-/// The pool, created on first use.
-fn pool() -> Result<Arc<ThreadPool>> {
-    if let Some(p) = POOL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        return Ok(Arc::clone(p));
+/// The pool to use now, created on first use and rebuilt in a forked child.
+pub fn current() -> Result<Arc<Pool>> {
+    let pid = std::process::id();
+    if let Some(c) = CURRENT.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if c.pid == pid {
+            return Ok(Arc::clone(&c.pool));
+        }
     }
-    let mut slot = POOL.write().unwrap_or_else(|e| e.into_inner());
-    if slot.is_none() {
-        *slot = Some(build(default_threads())?);
-    }
-    Ok(Arc::clone(slot.as_ref().expect("pool was just set")))
+    let mut slot = CURRENT.write().unwrap_or_else(|e| e.into_inner());
+    let size = match slot.take() {
+        Some(c) if c.pid == pid => {
+            let pool = Arc::clone(&c.pool);
+            *slot = Some(c);
+            return Ok(pool);
+        }
+        // Inherited through fork: its threads are not in this process. Dropping it would
+        // signal threads that are not there; leaking it is the safe choice (once per fork).
+        Some(stale) => {
+            let size = stale.pool.size();
+            std::mem::forget(stale);
+            size
+        }
+        None => default_threads(),
+    };
+    let pool = build(size)?;
+    *slot = Some(Current {
+        pid,
+        pool: Arc::clone(&pool),
+    });
+    Ok(pool)
 }
 
-/// Resizes the pool. Work already running keeps the pool it started on.
+/// Resizes the pool (1 ..= [`max_threads`]). Work already running keeps the pool it started on.
 pub fn set_num_threads(n: usize) -> Result<()> {
-    if n == 0 {
-        return Err(Error::value("n: the number of threads must be at least 1"));
+    let cap = max_threads();
+    if n == 0 || n > cap {
+        return Err(Error::value(format!(
+            "n: expected a number of threads in [1, {cap}] (four per CPU), got {n}"
+        )));
     }
-    let new = build(n)?;
-    *POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(new);
+    let pool = build(n)?;
+    let old = CURRENT
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .replace(Current {
+            pid: std::process::id(),
+            pool,
+        });
+    // A pool inherited through fork must not be dropped (see `current`).
+    if let Some(old) = old.filter(|c| c.pid != std::process::id()) {
+        std::mem::forget(old);
+    }
     Ok(())
 }
 
 /// The pool's size.
 pub fn num_threads() -> Result<usize> {
-    Ok(pool()?.current_num_threads())
+    Ok(current()?.size())
+}
+
+/// The text of a panic's payload.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// Runs `f`, turning a panic into [`Error::Internal`] naming `what`.
+pub fn catch<R>(what: &str, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        Err(Error::Internal(format!(
+            "{what}: {}",
+            panic_message(payload.as_ref())
+        )))
+    })
 }
 
 /// Runs `work` on a helper thread while the calling thread runs `watch` every
@@ -79,8 +170,13 @@ pub fn run_watched<R: Send>(
                 Err(mpsc::RecvTimeoutError::Timeout) => watch(stop),
                 // Only if `work` panicked: report it as an error rather than unwinding further.
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let _ = worker.join();
-                    return Err(Error::value("internal error: the training thread panicked"));
+                    let msg = match worker.join() {
+                        Err(payload) => panic_message(payload.as_ref()),
+                        Ok(()) => "the worker ended without a result".to_string(),
+                    };
+                    return Err(Error::Internal(format!(
+                        "the training thread panicked: {msg}"
+                    )));
                 }
             }
         }
@@ -120,7 +216,8 @@ impl Team<'_> {
         self.id == 0
     }
 
-    /// Waits until every member has arrived.
+    /// Waits until every member has arrived. If another member panicked, unwinds instead
+    /// (quietly: [`team`] reports the first panic).
     pub fn sync(&self) {
         if let Some(b) = self.barrier {
             b.wait();
@@ -131,19 +228,24 @@ impl Team<'_> {
     pub fn share(&self, len: usize, unit: usize) -> std::ops::Range<usize> {
         let unit = unit.max(1);
         let per = len.div_ceil(unit).div_ceil(self.size) * unit;
-        let start = (self.id * per).min(len);
-        start..(start + per).min(len)
+        let start = self.id.saturating_mul(per).min(len);
+        start..start.saturating_add(per).min(len)
     }
 }
+
+/// The payload a member unwinds with when it leaves a poisoned barrier.
+struct Poisoned;
 
 /// A barrier for a fixed number of threads that spins (then yields, then naps) instead of
 /// sleeping at once: phases last microseconds, and waking a sleeping thread costs 12–30 µs.
 /// The spin is short (tens of microseconds) so a partner descheduled by another process
-/// does not cost a whole time slice of busy waiting.
+/// does not cost a whole time slice of busy waiting. [`SpinBarrier::poison`] releases every
+/// waiter, now and later.
 pub struct SpinBarrier {
     size: usize,
     arrived: AtomicUsize,
     generation: AtomicUsize,
+    poisoned: AtomicBool,
 }
 
 impl SpinBarrier {
@@ -152,10 +254,16 @@ impl SpinBarrier {
             size,
             arrived: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
+            poisoned: AtomicBool::new(false),
         }
     }
 
+    /// Waits for every member; unwinds with a quiet payload once the barrier is poisoned.
     pub fn wait(&self) {
+        let leave = || panic::resume_unwind(Box::new(Poisoned));
+        if self.poisoned.load(Ordering::Acquire) {
+            leave();
+        }
         let gen = self.generation.load(Ordering::Acquire);
         if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.size {
             self.arrived.store(0, Ordering::Relaxed);
@@ -164,6 +272,9 @@ impl SpinBarrier {
         }
         let mut rounds = 0u32;
         while self.generation.load(Ordering::Acquire) == gen {
+            if self.poisoned.load(Ordering::Acquire) {
+                leave();
+            }
             rounds = rounds.saturating_add(1);
             if rounds < 4_000 {
                 std::hint::spin_loop();
@@ -174,53 +285,119 @@ impl SpinBarrier {
             }
         }
     }
-}
 
-/// Serialises teams on the pool: two teams interleaving on the same workers could each wait
-/// at a barrier for a member stuck behind the other team.
-static TEAM_LOCK: Mutex<()> = Mutex::new(());
+    /// Releases every member waiting now or later.
+    pub fn poison(&self) {
+        self.poisoned.store(true, Ordering::Release);
+    }
+}
 
 thread_local! {
     static IN_TEAM: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs `f` on a team of up to `max_members` threads (the pool's size at most) and returns
-/// the leader's result. Runs solo on the calling thread when one member is asked for, the
-/// pool has one thread, another team holds the pool (a concurrent call from another Python
-/// thread) or this thread is already in a team.
+impl Pool {
+    /// The number of worker threads.
+    pub fn size(&self) -> usize {
+        self.threads.current_num_threads()
+    }
+
+    /// Runs `f` on a team of up to `max_members` of this pool's threads and returns the
+    /// leader's result. Runs solo on the calling thread when one member is asked for, the
+    /// pool has one thread, another team holds the pool (a concurrent call from another Python
+    /// thread) or this thread is already in a team. Team ids are always below [`Self::size`].
+    /// A panic in any member becomes [`Error::Internal`]; no member is left waiting.
+    pub fn team<R: Send>(
+        &self,
+        max_members: usize,
+        f: impl Fn(&Team<'_>) -> R + Sync,
+    ) -> Result<R> {
+        let size = max_members.min(self.size());
+        let guard = if size > 1 && !IN_TEAM.with(Cell::get) {
+            self.team_lock.try_lock().ok()
+        } else {
+            None
+        };
+        let Some(_guard) = guard else {
+            return catch("a worker thread panicked", || Ok(f(&Team::solo())));
+        };
+        let barrier = SpinBarrier::new(size);
+        let first_panic: Mutex<Option<String>> = Mutex::new(None);
+        let results = self.threads.broadcast(|ctx| {
+            if ctx.index() >= size {
+                return None;
+            }
+            IN_TEAM.with(|t| t.set(true));
+            let team = Team {
+                id: ctx.index(),
+                size,
+                barrier: Some(&barrier),
+            };
+            let r = panic::catch_unwind(AssertUnwindSafe(|| f(&team)));
+            IN_TEAM.with(|t| t.set(false));
+            match r {
+                Ok(r) => (ctx.index() == 0).then_some(r),
+                Err(payload) => {
+                    if !payload.is::<Poisoned>() {
+                        let mut first = first_panic.lock().unwrap_or_else(|e| e.into_inner());
+                        first.get_or_insert_with(|| panic_message(payload.as_ref()));
+                    }
+                    barrier.poison();
+                    None
+                }
+            }
+        });
+        if let Some(msg) = first_panic.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(Error::Internal(format!("a worker thread panicked: {msg}")));
+        }
+        results
+            .into_iter()
+            .flatten()
+            .next()
+            .ok_or_else(|| Error::Internal("the team leader returned nothing".into()))
+    }
+}
+
+impl Pool {
+    /// [`Self::team`] with one buffer per member, each made by `make` before the team starts
+    /// (so a failed allocation is an error, not a panic inside a member) and lent to that
+    /// member alone.
+    pub fn team_with<B: Send, R: Send>(
+        &self,
+        max_members: usize,
+        make: impl Fn() -> Result<B>,
+        f: impl Fn(&Team<'_>, &mut B) -> R + Sync,
+    ) -> Result<R> {
+        let count = max_members.clamp(1, self.size());
+        let buffers = (0..count)
+            .map(|_| make().map(Mutex::new))
+            .collect::<Result<Vec<_>>>()?;
+        self.team(max_members, |t| {
+            let mut b = buffers[t.id()].lock().unwrap_or_else(|e| e.into_inner());
+            f(t, &mut b)
+        })
+    }
+}
+
+/// [`Pool::team`] on the current pool (no pool is touched for a team of one).
 pub fn team<R: Send>(max_members: usize, f: impl Fn(&Team<'_>) -> R + Sync) -> Result<R> {
     if max_members <= 1 {
-        return Ok(f(&Team::solo()));
+        return catch("a worker thread panicked", || Ok(f(&Team::solo())));
     }
-    let pool = pool()?;
-    let size = max_members.min(pool.current_num_threads());
-    let guard = if size > 1 && !IN_TEAM.with(Cell::get) {
-        TEAM_LOCK.try_lock().ok()
-    } else {
-        None
-    };
-    let Some(_guard) = guard else {
-        return Ok(f(&Team::solo()));
-    };
-    let barrier = SpinBarrier::new(size);
-    let results = pool.broadcast(|ctx| {
-        if ctx.index() >= size {
-            return None;
-        }
-        IN_TEAM.with(|t| t.set(true));
-        let r = f(&Team {
-            id: ctx.index(),
-            size,
-            barrier: Some(&barrier),
-        });
-        IN_TEAM.with(|t| t.set(false));
-        (ctx.index() == 0).then_some(r)
-    });
-    results
-        .into_iter()
-        .flatten()
-        .next()
-        .ok_or_else(|| Error::value("internal error: the team leader returned nothing"))
+    current()?.team(max_members, f)
+}
+
+/// [`Pool::team_with`] on the current pool (no pool is touched for a team of one).
+pub fn team_with<B: Send, R: Send>(
+    max_members: usize,
+    make: impl Fn() -> Result<B>,
+    f: impl Fn(&Team<'_>, &mut B) -> R + Sync,
+) -> Result<R> {
+    if max_members <= 1 {
+        let mut b = make()?;
+        return catch("a worker thread panicked", || Ok(f(&Team::solo(), &mut b)));
+    }
+    current()?.team_with(max_members, make, f)
 }
 
 #[cfg(test)]
@@ -228,33 +405,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn zero_threads_is_an_error() {
+    fn thread_counts_out_of_range_are_errors() {
         assert!(set_num_threads(0).is_err());
+        assert!(set_num_threads(max_threads() + 1).is_err());
     }
 
     #[test]
     fn teams_cover_the_work_once_and_meet_at_barriers() {
-        use std::sync::atomic::AtomicUsize;
-        set_num_threads(3).unwrap();
+        let pool = build(3).unwrap();
         let hits: Vec<AtomicUsize> = (0..100).map(|_| AtomicUsize::new(0)).collect();
         let phase_two_saw = AtomicUsize::new(0);
-        let size = team(3, |t| {
-            for i in t.share(100, 8) {
-                hits[i].fetch_add(1, Ordering::Relaxed);
-            }
-            t.sync();
-            // After the barrier every member sees every write of the first phase.
-            let seen = hits
-                .iter()
-                .filter(|h| h.load(Ordering::Relaxed) == 1)
-                .count();
-            phase_two_saw.fetch_add(seen, Ordering::Relaxed);
-            t.size()
-        })
-        .unwrap();
+        let size = pool
+            .team(3, |t| {
+                for i in t.share(100, 8) {
+                    hits[i].fetch_add(1, Ordering::Relaxed);
+                }
+                t.sync();
+                // After the barrier every member sees every write of the first phase.
+                let seen = hits
+                    .iter()
+                    .filter(|h| h.load(Ordering::Relaxed) == 1)
+                    .count();
+                phase_two_saw.fetch_add(seen, Ordering::Relaxed);
+                t.size()
+            })
+            .unwrap();
         assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
         assert_eq!(phase_two_saw.load(Ordering::Relaxed), 100 * size);
         assert_eq!(team(1, |t| t.size()).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_panicking_member_releases_the_others() {
+        let pool = build(3).unwrap();
+        for culprit in 0..3 {
+            let err = pool
+                .team(3, |t| {
+                    for _ in 0..10 {
+                        if t.id() == culprit {
+                            panic!("member {culprit} fails");
+                        }
+                        t.sync();
+                    }
+                })
+                .unwrap_err();
+            assert_eq!(
+                err,
+                Error::Internal(format!("a worker thread panicked: member {culprit} fails"))
+            );
+        }
+        // The pool is still usable afterwards.
+        assert_eq!(pool.team(2, |t| t.size()).unwrap(), 2);
+        assert!(team(1, |_| panic!("solo")).is_err());
     }
 
     #[test]

@@ -111,9 +111,19 @@ def test_X_feature_mismatch(call: Call) -> None:
     check_rejected(call, np.zeros((N_ROWS, N_IN + 1), np.float32), y, "X")
 
 
-@with_X
+@with_XY
 def test_X_empty(call: Call) -> None:
     check_rejected(call, np.zeros((0, N_IN), np.float32), np.zeros(0, np.int64), "X")
+
+
+def test_forward_and_predict_of_no_rows_are_empty() -> None:
+    # As torch's forward: an empty batch gives an empty result, not an error.
+    net = make_net("cross_entropy")
+    X = np.zeros((0, N_IN), np.float32)
+    out = net.forward(X)
+    assert out.shape == (0, net.widths[-1]) and out.dtype == np.float32
+    labels = net.predict(X)
+    assert labels.shape == (0,) and labels.dtype == np.int64
 
 
 @with_X

@@ -17,12 +17,12 @@ from ._core import (
     Adam,
     AdamW,
     DivergenceError,
+    InternalError,
     Optimizer,
     __version__,
-    get_num_threads,
-    set_num_threads,
     simd_path,
 )
+from ._threads import get_num_threads, max_threads, set_num_threads
 from .model_files import load
 from .network import History, Network
 
@@ -32,6 +32,7 @@ __all__ = [
     "AdamW",
     "DivergenceError",
     "History",
+    "InternalError",
     "MLPClassifier",
     "MLPRegressor",
     "Network",
@@ -40,6 +41,7 @@ __all__ = [
     "datasets",
     "get_num_threads",
     "load",
+    "max_threads",
     "set_num_threads",
     "simd_path",
 ]

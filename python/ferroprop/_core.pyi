@@ -8,7 +8,11 @@ import numpy.typing as npt
 __version__: str
 
 class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or gradient; parameters are from the last finite step."""
+    """Training produced a non-finite loss, gradient or parameter; the parameters are those of
+    the last finite step."""
+
+class InternalError(RuntimeError):
+    """A bug in ferroprop (a panic caught at its edge); the message names the operation."""
 
 class Optimizer:
     """Base class of SGD, Adam and AdamW: hyperparameters plus state kept across calls."""
@@ -113,3 +117,6 @@ class Network:
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def simd_path() -> str: ...
+def max_threads() -> int: ...
+def _panic_in_team(members: int, culprit: int) -> None: ...
+def _panic_here() -> None: ...

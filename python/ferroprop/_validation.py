@@ -1,7 +1,9 @@
 """Turning user input into the arrays the Rust core borrows, with errors that name the argument.
 
-The core takes C-contiguous arrays of the network's dtype (int64 for class labels); converting
-here means an array that already fits is passed through without a copy.
+The core takes aligned, native-byte-order, C-contiguous arrays of the network's dtype (int64
+for class labels). Any legal NumPy array is accepted — unaligned, byte-swapped, strided,
+Fortran-ordered, read-only, memory-mapped, empty — and copied only when it does not already
+fit, so an array that fits is passed through without a copy.
 """
 
 from __future__ import annotations
@@ -13,6 +15,19 @@ from typing import Any
 import numpy as np
 
 _NUMERIC_KINDS = "biuf"
+#: The largest value an integer argument may take (the core's counters are 64-bit).
+MAX_INT = 2**63 - 1
+
+
+def native(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """`arr` converted to `dtype` in native byte order, C-contiguous and aligned: `arr` itself
+    when it already is, else a fresh copy."""
+    out = np.asarray(arr, dtype=dtype)
+    if out.dtype.byteorder not in "=|":
+        out = out.astype(out.dtype.newbyteorder("="))
+    if not (out.flags.c_contiguous and out.flags.aligned):
+        out = np.array(out, order="C", copy=True)
+    return out
 
 
 def as_numeric(a: Any, name: str) -> np.ndarray:
@@ -30,7 +45,7 @@ def as_matrix(a: Any, dtype: np.dtype, name: str) -> np.ndarray:
         raise ValueError(
             f"{name}: expected a 2-D array of shape (n_samples, n_features), got shape {arr.shape}"
         )
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return native(arr, dtype)
 
 
 def as_vector(a: Any, dtype: np.dtype, name: str) -> np.ndarray:
@@ -38,7 +53,7 @@ def as_vector(a: Any, dtype: np.dtype, name: str) -> np.ndarray:
     arr = as_numeric(a, name)
     if arr.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return native(arr, dtype)
 
 
 def as_labels(y: Any, name: str) -> np.ndarray:
@@ -51,7 +66,9 @@ def as_labels(y: Any, name: str) -> np.ndarray:
             raise ValueError(f"{name}: contains NaN or inf; expected integer class indices")
         if not np.all(arr == np.round(arr)):
             raise ValueError(f"{name}: expected integer class indices, got fractional values")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.size and arr.dtype.kind in "uf" and arr.max() > MAX_INT:
+        raise ValueError(f"{name}: class index {arr.max()} is too large for int64")
+    return native(arr, np.dtype(np.int64))
 
 
 def as_values(y: Any, dtype: np.dtype, n_out: int, name: str) -> np.ndarray:
@@ -65,22 +82,23 @@ def as_values(y: Any, dtype: np.dtype, n_out: int, name: str) -> np.ndarray:
         raise ValueError(
             f"{name}: expected {n_out} columns (the network's output width), got {arr.shape[1]}"
         )
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return native(arr, dtype)
 
 
-def as_count(v: Any, name: str) -> int:
-    """An integer argument (range checks happen in the core)."""
+def as_count(v: Any, name: str, low: int = 0, high: int = MAX_INT) -> int:
+    """An integer argument in `[low, high]`: any Python or NumPy integer (not a bool);
+    TypeError for other types, ValueError naming `name` when out of range."""
     if isinstance(v, bool) or not isinstance(v, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {type(v).__name__}")
-    return int(v)
+    v = int(v)
+    if not low <= v <= high:
+        raise ValueError(f"{name}: expected an integer in [{low}, {high}], got {v}")
+    return v
 
 
 def as_seed(v: Any, name: str = "seed") -> int:
     """A seed: an integer in [0, 2**64)."""
-    seed = as_count(v, name)
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"{name}: expected an integer in [0, 2**64), got {seed}")
-    return seed
+    return as_count(v, name, 0, 2**64 - 1)
 
 
 def as_names(v: Any, count: int, name: str) -> list[str]:

@@ -88,7 +88,7 @@ class Network:
     ) -> None:
         if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence | np.ndarray):
             raise TypeError(f"widths: expected a list of integers, got {widths!r}")
-        widths = [as_count(w, "widths") for w in widths]
+        widths = [as_count(w, "widths", 1) for w in widths]
         if len(widths) < 2:
             raise ValueError(f"widths: expected at least [n_in, n_out], got {widths}")
         for name, value in (("loss", loss), ("init", init)):
@@ -289,7 +289,7 @@ class Network:
         optimizer = _core.SGD(lr=0.01) if optimizer is None else optimizer
         _check_optimizer(optimizer)
         epochs = as_count(epochs, "epochs")
-        batch_size = as_count(batch_size, "batch_size")
+        batch_size = as_count(batch_size, "batch_size", 1)
         seed = None if seed is None else as_seed(seed)
         x_val = y_val = None
         if validation_data is not None:

@@ -92,6 +92,20 @@ vectorised! {
 }
 
 vectorised! {
+    /// The largest `|v_i|` if every element is finite, else infinity (one pass, no early exit).
+    pub fn finite_max_abs<T>(v: &[T]) -> T {
+        let (ok, m) = v
+            .iter()
+            .fold((true, T::zero()), |(ok, m), x| (ok & x.is_finite(), m.max(x.abs())));
+        if ok {
+            m
+        } else {
+            T::infinity()
+        }
+    }
+}
+
+vectorised! {
     /// `dst[j] = Σ_i src[i, j]` over the rows of `src` (rows × dst.len()), in row order.
     pub fn column_sums<T>(dst: &mut [T], src: &[T]) {
         let cols = dst.len();

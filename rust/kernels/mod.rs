@@ -12,12 +12,14 @@ mod softmax;
 mod update;
 
 pub use elementwise::{
-    activation_backward, add_scaled, all_finite, bias_activation, column_sums, max_abs, sum_squares,
+    activation_backward, add_scaled, all_finite, bias_activation, column_sums, finite_max_abs,
+    max_abs, sum_squares,
 };
 pub use gemm::{gemm, matmul, matmul_a_bt, matmul_at_b, GemmElem, MatRef};
 pub use softmax::{softmax_cross_entropy, softmax_rows};
 pub use update::{
-    adam, sgd, sklearn_adam, sklearn_sgd, AdamStep, Grad, SgdStep, SklearnAdamStep, SklearnSgdStep,
+    adam, sgd, sklearn_adam, sklearn_sgd, AdamStep, Grad, Peaks, SgdStep, SklearnAdamStep,
+    SklearnSgdStep,
 };
 
 /// A mutable buffer shared by the members of a team, each writing its own disjoint part.

@@ -1,4 +1,6 @@
-//! Borrowing NumPy arrays as slices, without copying.
+//! Borrowing NumPy arrays as slices, without copying. The Python layer hands over aligned,
+//! native-order, C-contiguous arrays (copying only those that are not); anything else is
+//! refused here with an error naming the argument, never read as an empty slice.
 
 use numpy::{
     Element, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
@@ -22,22 +24,17 @@ impl<'py, T: Element + Scalar> Matrix<'py, T> {
         let array = obj
             .cast::<PyArray2<T>>()
             .map_err(|_| type_error(format!("{name}: expected a 2-D {} NumPy array", T::NAME)))?;
-        if !array.is_c_contiguous() {
-            return Err(value_error(format!(
-                "{name}: expected a C-contiguous array"
-            )));
-        }
         let [rows, cols] = [array.shape()[0], array.shape()[1]];
         Ok(Matrix {
-            array: array.readonly(),
+            array: readonly(array, name)?,
             rows,
             cols,
         })
     }
 
     pub fn data(&self) -> &[T] {
-        // C-contiguity was checked on borrow, so this cannot fail.
-        self.array.as_slice().unwrap_or(&[])
+        // `readonly` checked the slice is available.
+        self.array.as_slice().unwrap_or_default()
     }
 }
 
@@ -51,17 +48,32 @@ impl<'py, T: Element> Vector<'py, T> {
         let array = obj
             .cast::<PyArray1<T>>()
             .map_err(|_| type_error(format!("{name}: expected a 1-D array of {what}")))?;
-        if !array.is_c_contiguous() {
-            return Err(value_error(format!("{name}: expected a contiguous array")));
-        }
         Ok(Vector {
-            array: array.readonly(),
+            array: readonly(array, name)?,
         })
     }
 
     pub fn data(&self) -> &[T] {
-        self.array.as_slice().unwrap_or(&[])
+        // `readonly` checked the slice is available.
+        self.array.as_slice().unwrap_or_default()
     }
+}
+
+/// A read-only borrow of `array`, checked to be viewable as one slice (aligned and
+/// C-contiguous) and not written through a mutable borrow elsewhere.
+fn readonly<'py, T: Element, D: numpy::ndarray::Dimension>(
+    array: &Bound<'py, numpy::PyArray<T, D>>,
+    name: &str,
+) -> PyResult<numpy::PyReadonlyArray<'py, T, D>> {
+    let ro = array
+        .try_readonly()
+        .map_err(|e| value_error(format!("{name}: cannot be read now ({e})")))?;
+    if ro.as_slice().is_err() {
+        return Err(value_error(format!(
+            "{name}: expected an aligned, C-contiguous array"
+        )));
+    }
+    Ok(ro)
 }
 
 /// A new `(rows, cols)` array owning `data`.

@@ -1,9 +1,12 @@
 //! The PyO3 binding: a thin layer that borrows NumPy arrays, releases the GIL and calls the
-//! engine. Argument conversion (dtype, C order) happens in the Python package; here we check
-//! shapes and values and map engine errors to Python exceptions.
+//! engine. Argument conversion (dtype, alignment, C order) happens in the Python package; here
+//! we check shapes and values and map engine errors to Python exceptions. Every entry point
+//! runs under `errors::guarded`, so no panic reaches Python as `PanicException`.
 
+mod access;
 mod arrays;
 mod errors;
+mod fit;
 mod network;
 mod optimizers;
 
@@ -12,6 +15,8 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _core {
     use pyo3::prelude::*;
+
+    use super::errors::{guarded, value_error};
 
     #[pymodule_export]
     use super::network::PyNetwork;
@@ -24,17 +29,37 @@ mod _core {
             "DivergenceError",
             m.py().get_type::<super::errors::DivergenceError>(),
         )?;
+        m.add(
+            "InternalError",
+            m.py().get_type::<super::errors::InternalError>(),
+        )?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         Ok(())
     }
 
-    /// Sets the number of threads ferroprop's kernels may use (its own pool, not rayon's global).
+    /// Sets the number of threads ferroprop's kernels may use (its own pool, not rayon's
+    /// global), 1 to `max_threads()`. Takes effect for calls that start afterwards.
     #[pyfunction]
-    fn set_num_threads(n: i64) -> PyResult<()> {
-        let n = usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
-            super::errors::value_error(format!("n: expected a positive integer, got {n}"))
-        })?;
-        Ok(crate::threads::set_num_threads(n)?)
+    fn set_num_threads(py: Python<'_>, n: u64) -> PyResult<()> {
+        guarded("set_num_threads", || {
+            let cap = crate::threads::max_threads();
+            let n = usize::try_from(n)
+                .ok()
+                .filter(|&n| (1..=cap).contains(&n))
+                .ok_or_else(|| {
+                    value_error(format!(
+                        "n: expected a number of threads in [1, {cap}] (four per CPU), got {n}"
+                    ))
+                })?;
+            // Starting threads takes a while: without the GIL.
+            Ok(py.detach(|| crate::threads::set_num_threads(n))?)
+        })
+    }
+
+    /// The most threads `set_num_threads` accepts (four per CPU, at least 8).
+    #[pyfunction]
+    fn max_threads() -> usize {
+        crate::threads::max_threads()
     }
 
     /// The instruction-set path the kernels use: "avx512", "avx2" or "scalar"
@@ -46,12 +71,33 @@ mod _core {
 
     /// The number of threads ferroprop's kernels may use.
     #[pyfunction]
-    fn get_num_threads() -> PyResult<usize> {
-        Ok(crate::threads::num_threads()?)
+    fn get_num_threads(py: Python<'_>) -> PyResult<usize> {
+        guarded("get_num_threads", || {
+            Ok(py.detach(crate::threads::num_threads)?)
+        })
     }
-}
 
-/// Runs engine work with the GIL released.
-fn detached<R: Send>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> R {
-    py.detach(f)
+    /// Panics inside a team of `members` threads (the member `culprit` panics, the others
+    /// wait at a barrier): tests that a panic becomes `InternalError` and nothing hangs.
+    #[pyfunction]
+    fn _panic_in_team(py: Python<'_>, members: usize, culprit: usize) -> PyResult<()> {
+        guarded("_panic_in_team", || {
+            Ok(py.detach(|| {
+                crate::threads::team(members.max(1), |t| {
+                    for _ in 0..3 {
+                        if t.id() == culprit {
+                            panic!("deliberate panic in member {culprit}");
+                        }
+                        t.sync();
+                    }
+                })
+            })?)
+        })
+    }
+
+    /// Panics in the binding itself (outside any team).
+    #[pyfunction]
+    fn _panic_here() -> PyResult<()> {
+        guarded("_panic_here", || panic!("deliberate panic in the binding"))
+    }
 }

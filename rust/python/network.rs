@@ -1,57 +1,54 @@
 //! The `Network` class: one engine network of either float type.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
 
-use numpy::Element;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+use super::access::{AnyNetwork, Shared, Typed};
 use super::arrays::{to_matrix, Matrix, TargetArray, Vector};
-use super::detached;
-use super::errors::value_error;
-use super::optimizers::{Optimizer, StateOf};
-use crate::error::{Error, Result};
+use super::errors::{guarded, value_error};
+use super::fit::{self, FitArgs};
+use super::optimizers::Optimizer;
+use crate::error::{filled, Result};
 use crate::losses::argmax;
 use crate::network::{Network, NetworkSpec, Workspace};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
-use crate::threads;
-use crate::train::{self, Dataset, EpochReport, FitConfig, Hooks};
+use crate::train::{self, Dataset};
 use crate::{Activation, Init, Loss};
 
-/// How often the waiting thread looks for Ctrl-C; the loop itself checks a flag every batch.
-const SIGNAL_POLL: Duration = Duration::from_millis(5);
-
-/// A float type the binding can serve.
-pub trait Dtype: Scalar + Element + StateOf {}
-impl<T: Scalar + Element + StateOf> Dtype for T {}
-
-enum AnyNetwork {
-    F32(Network<f32>),
-    F64(Network<f64>),
-}
-
-/// Runs `$body` with `$net` bound to the typed network.
-macro_rules! dispatch {
-    ($any:expr, $net:ident => $body:expr) => {
-        match $any {
-            AnyNetwork::F32($net) => $body,
-            AnyNetwork::F64($net) => $body,
+/// Runs `$body` with `T` bound to the network's float type.
+macro_rules! typed {
+    ($self:expr, $t:ident => $body:expr) => {
+        match $self.dtype {
+            "float32" => {
+                type $t = f32;
+                $body
+            }
+            _ => {
+                type $t = f64;
+                $body
+            }
         }
     };
 }
 
 /// One epoch as returned to Python: (loss, val_loss, val_accuracy, seconds).
-type EpochRow = (f64, Option<f64>, Option<f64>, f64);
+pub type EpochRow = (f64, Option<f64>, Option<f64>, f64);
 
 /// The engine network behind `ferroprop.Network`. Arrays arrive converted to the network's
-/// dtype in C order; class labels as int64.
-#[pyclass(name = "Network", module = "ferroprop._core")]
+/// dtype, aligned and in C order; class labels as int64. Safe to share between threads (see
+/// `access`).
+#[pyclass(name = "Network", module = "ferroprop._core", frozen)]
 pub struct PyNetwork {
-    net: AnyNetwork,
+    pub(super) shared: Shared,
     /// Shuffles for `fit(seed=None)`: advances across calls, reproducible from the net's seed.
-    rng: Rng,
+    pub(super) rng: Mutex<Rng>,
+    widths: Vec<usize>,
+    activations: Vec<&'static str>,
+    loss: Loss,
+    dtype: &'static str,
 }
 
 #[pymethods]
@@ -59,6 +56,7 @@ impl PyNetwork {
     #[new]
     #[pyo3(signature = (widths, activations, loss, dtype, init, seed))]
     fn new(
+        py: Python<'_>,
         widths: Vec<i64>,
         activations: Vec<String>,
         loss: &str,
@@ -66,105 +64,142 @@ impl PyNetwork {
         init: &str,
         seed: u64,
     ) -> PyResult<Self> {
-        if let Some(w) = widths.iter().find(|&&w| w <= 0) {
-            return Err(value_error(format!(
-                "widths: every width must be a positive integer, got {w} in {widths:?}"
-            )));
-        }
-        // One name stands for every hidden layer; it is parsed even when there are none.
-        let mut activations = activations
-            .iter()
-            .map(|a| Activation::parse(a))
-            .collect::<Result<Vec<_>>>()?;
-        if let [only] = activations[..] {
-            activations = vec![only; widths.len().saturating_sub(2)];
-        }
-        let spec = NetworkSpec {
-            widths: widths.iter().map(|&w| w as usize).collect(),
-            activations,
-            loss: Loss::parse(loss)?,
-            init: Init::parse(init)?,
-            seed,
-        };
-        let net = match dtype {
-            "float32" => AnyNetwork::F32(Network::new(&spec)?),
-            "float64" => AnyNetwork::F64(Network::new(&spec)?),
-            _ => {
+        guarded("Network()", || {
+            if let Some(w) = widths.iter().find(|&&w| w <= 0) {
                 return Err(value_error(format!(
-                    "dtype: expected 'float32' or 'float64', got {dtype:?}"
-                )))
+                    "widths: every width must be a positive integer, got {w} in {widths:?}"
+                )));
             }
-        };
-        Ok(PyNetwork {
-            net,
-            rng: Rng::new(seed, 2),
+            // One name stands for every hidden layer; it is parsed even when there are none.
+            let mut activations = activations
+                .iter()
+                .map(|a| Activation::parse(a))
+                .collect::<Result<Vec<_>>>()?;
+            if let [only] = activations[..] {
+                activations = vec![only; widths.len().saturating_sub(2)];
+            }
+            let spec = NetworkSpec {
+                widths: widths.iter().map(|&w| w as usize).collect(),
+                activations,
+                loss: Loss::parse(loss)?,
+                init: Init::parse(init)?,
+                seed,
+            };
+            let dtype = match dtype {
+                "float32" => f32::NAME,
+                "float64" => f64::NAME,
+                _ => {
+                    return Err(value_error(format!(
+                        "dtype: expected 'float32' or 'float64', got {dtype:?}"
+                    )))
+                }
+            };
+            // Initialising a large network takes a while: without the GIL.
+            let net = py.detach(|| -> Result<AnyNetwork> {
+                Ok(match dtype {
+                    "float32" => AnyNetwork::F32(Network::new(&spec)?),
+                    _ => AnyNetwork::F64(Network::new(&spec)?),
+                })
+            })?;
+            Ok(PyNetwork {
+                shared: Shared::new(net),
+                rng: Mutex::new(Rng::new(seed, 2)),
+                widths: spec.widths.clone(),
+                activations: spec.activations.iter().map(|a| a.name()).collect(),
+                loss: spec.loss,
+                dtype,
+            })
         })
     }
 
     #[getter]
     fn widths(&self) -> Vec<usize> {
-        dispatch!(&self.net, n => n.widths())
+        self.widths.clone()
     }
 
     #[getter]
     fn activations(&self) -> Vec<&'static str> {
-        dispatch!(&self.net, n => n.activations().iter().map(|a| a.name()).collect())
+        self.activations.clone()
     }
 
     #[getter]
     fn loss_name(&self) -> &'static str {
-        dispatch!(&self.net, n => n.loss_kind().name())
+        self.loss.name()
     }
 
     #[getter]
     fn dtype(&self) -> &'static str {
-        match self.net {
-            AnyNetwork::F32(_) => f32::NAME,
-            AnyNetwork::F64(_) => f64::NAME,
-        }
+        self.dtype
     }
 
     /// Copies of the weights, each `(fan_in, fan_out)`.
     fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        dispatch!(&self.net, n => {
-            let arrays = n
-                .layers()
-                .iter()
-                .map(|l| to_matrix(py, l.weight.clone(), l.fan_in, l.fan_out))
-                .collect::<PyResult<Vec<_>>>()?;
-            PyList::new(py, arrays)
+        guarded("Network.weights", || {
+            typed!(self, T => {
+                let copies: Vec<Vec<T>> = self.read_detached::<T, _>(py, |n| {
+                    n.layers().iter().map(|l| copy(&l.weight)).collect()
+                })?;
+                let shapes = self.widths.windows(2);
+                let arrays = copies
+                    .into_iter()
+                    .zip(shapes)
+                    .map(|(w, s)| to_matrix(py, w, s[0], s[1]))
+                    .collect::<PyResult<Vec<_>>>()?;
+                PyList::new(py, arrays)
+            })
         })
     }
 
     /// Copies of the biases, each `(fan_out,)`.
     fn biases<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        dispatch!(&self.net, n => {
-            PyList::new(py, n.layers().iter().map(|l| numpy::PyArray1::from_vec(py, l.bias.clone())))
+        guarded("Network.biases", || {
+            typed!(self, T => {
+                let copies: Vec<Vec<T>> = self.read_detached::<T, _>(py, |n| {
+                    n.layers().iter().map(|l| copy(&l.bias)).collect()
+                })?;
+                PyList::new(py, copies.into_iter().map(|b| numpy::PyArray1::from_vec(py, b)))
+            })
         })
     }
 
     fn set_parameters(
-        &mut self,
+        &self,
+        py: Python<'_>,
         weights: Vec<Bound<'_, PyAny>>,
         biases: Vec<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        dispatch!(&mut self.net, n => set_parameters(n, &weights, &biases))
+        guarded(
+            "Network.set_parameters",
+            || typed!(self, T => set_parameters::<T>(py, self, &weights, &biases)),
+        )
     }
 
     /// Output activations `(n, n_out)` for `x (n, n_in)`.
     fn forward<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        dispatch!(&self.net, n => forward(py, n, x))
+        guarded(
+            "Network.forward",
+            || typed!(self, T => forward::<T>(py, self, x, false)),
+        )
     }
 
     /// Class indices `(n,)` int64 for cross_entropy (argmax of the outputs); for the other
     /// losses the outputs, as `forward`.
     fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        dispatch!(&self.net, n => predict(py, n, x))
+        guarded(
+            "Network.predict",
+            || typed!(self, T => forward::<T>(py, self, x, self.loss.wants_classes())),
+        )
     }
 
     /// Mean loss of `x` against `y`.
     fn loss(&self, py: Python<'_>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) -> PyResult<f64> {
-        dispatch!(&self.net, n => loss(py, n, x, y))
+        guarded("Network.loss", || {
+            typed!(self, T => {
+                let (xm, ym) = borrow_data::<T>(self, x, y, ("X", "y"))?;
+                let (data, rows, targets) = (xm.data(), xm.rows, ym.view());
+                self.read_detached::<T, _>(py, |n| Ok(n.evaluate(data, rows, &targets)?.0))
+            })
+        })
     }
 
     /// `(loss, [dW…], [db…])` of the mean loss over all rows of `x` (weighted by
@@ -178,40 +213,57 @@ impl PyNetwork {
         sample_weight: Option<Bound<'py, PyAny>>,
         alpha: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        check_alpha(alpha)?;
-        dispatch!(&self.net, n => gradients(py, n, x, y, sample_weight.as_ref(), alpha))
+        guarded("Network.gradients", || {
+            fit::check_alpha(alpha)?;
+            typed!(self, T => gradients::<T>(py, self, x, y, sample_weight.as_ref(), alpha))
+        })
     }
 
     /// One optimizer update on the batch `(x, y)`; returns the loss before it.
     fn step(
-        &mut self,
+        &self,
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
         y: &Bound<'_, PyAny>,
         optimizer: &Bound<'_, Optimizer>,
     ) -> PyResult<f64> {
-        let mut opt = optimizer.borrow_mut();
-        dispatch!(&mut self.net, n => step(py, n, &mut opt, x, y))
+        guarded("Network.step", || {
+            typed!(self, T => {
+                let (xm, ym) = borrow_data::<T>(self, x, y, ("X", "y"))?;
+                let (data, rows, targets) = (xm.data(), xm.rows, ym.view());
+                let opt = optimizer.get();
+                self.shared.check_available()?;
+                let id = self.shared.id;
+                py.detach(|| {
+                    self.shared.write::<T, _>(|n| {
+                        opt.with_state::<T, _>(id, |config, state| {
+                            train::step(n, config, state, data, rows, &targets)
+                        })
+                    })
+                })
+                .map_err(PyErr::from)
+            })
+        })
     }
 
     /// Trains for `epochs`; returns `[(loss, val_loss, val_accuracy, seconds), …]` per epoch.
-    /// `on_epoch(epoch, loss, val_loss, val_accuracy, seconds)` is called after each epoch.
-    /// `order` (int64, a permutation of the rows) fixes the visiting order of every epoch;
-    /// `sample_weight` and `alpha` are scikit-learn's (see `gradients`). `finite_checked` skips
-    /// the scan of `x` for NaN/inf when the caller has already made it (scikit-learn's
-    /// `validate_data`): a full pass over the data on every call of an epoch-at-a-time loop.
+    /// `on_epoch(epoch, loss, val_loss, val_accuracy, seconds)` is called after each epoch,
+    /// with the network free to be read, saved or changed. `order` (int64, a permutation of
+    /// the rows) fixes the visiting order of every epoch; `sample_weight` and `alpha` are
+    /// scikit-learn's (see `gradients`). `finite_checked` skips the scan of `x` for NaN/inf
+    /// when the caller has already made it (scikit-learn's `validate_data`).
     #[pyo3(signature = (
         x, y, epochs, batch_size, optimizer, shuffle, seed, x_val, y_val, on_epoch,
         order = None, sample_weight = None, alpha = 0.0, finite_checked = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
-        &mut self,
+        &self,
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
         y: &Bound<'_, PyAny>,
-        epochs: i64,
-        batch_size: i64,
+        epochs: u64,
+        batch_size: u64,
         optimizer: &Bound<'_, Optimizer>,
         shuffle: bool,
         seed: Option<u64>,
@@ -223,147 +275,122 @@ impl PyNetwork {
         alpha: f64,
         finite_checked: bool,
     ) -> PyResult<Vec<EpochRow>> {
-        check_alpha(alpha)?;
-        let order = order.map(|o| borrow_order(&o)).transpose()?;
-        let epochs = usize::try_from(epochs)
-            .map_err(|_| value_error(format!("epochs: expected an integer >= 0, got {epochs}")))?;
-        let batch_size = usize::try_from(batch_size)
-            .ok()
-            .filter(|&b| b > 0)
-            .ok_or_else(|| {
-                value_error(format!(
-                    "batch_size: expected a positive integer, got {batch_size}"
-                ))
-            })?;
-        let validation = match (x_val, y_val) {
-            (Some(xv), Some(yv)) => Some((xv, yv)),
-            (None, None) => None,
-            _ => {
-                return Err(value_error(
-                    "validation_data: expected a pair (X_val, y_val)",
-                ))
-            }
-        };
-        let mut fresh;
-        let rng = match seed {
-            Some(s) => {
-                fresh = Rng::new(s, 1);
-                &mut fresh
-            }
-            None => &mut self.rng,
-        };
-        let mut opt = optimizer.borrow_mut();
-        let settings = FitConfig {
-            epochs,
-            batch_size,
-            shuffle,
-            alpha,
-        };
-        let main_thread = is_main_thread(py)?;
-        let on_epoch = on_epoch.as_ref();
-        let (result, interrupt) = dispatch!(&mut self.net, n => {
-            let run = FitRun {
-                settings,
-                order: order.as_deref(),
-                main_thread,
+        guarded("Network.fit", || {
+            let args = FitArgs {
+                x,
+                y,
+                epochs,
+                batch_size,
+                optimizer: optimizer.get(),
+                shuffle,
+                seed,
+                x_val,
+                y_val,
                 on_epoch,
+                order,
+                sample_weight,
+                alpha,
                 finite_checked,
             };
-            fit(py, n, &mut opt, x, y, sample_weight.as_ref(), validation.as_ref(), run, rng)?
-        });
-        // Ctrl-C wins even if the last batch finished meanwhile: the user asked to stop.
-        match (result, interrupt) {
-            (_, Some(err)) => Err(err),
-            (result, None) => Ok(result?
-                .into_iter()
-                .map(|r| (r.loss, r.val_loss, r.val_accuracy, r.seconds))
-                .collect()),
-        }
+            typed!(self, T => fit::fit::<T>(py, self, args))
+        })
     }
 }
 
-fn set_parameters<T: Dtype>(
-    net: &mut Network<T>,
+impl PyNetwork {
+    /// [`Shared::read`] with the GIL released, after [`Shared::check_available`].
+    pub(super) fn read_detached<T: Typed, R: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&Network<T>) -> Result<R> + Send,
+    ) -> PyResult<R> {
+        self.shared.check_available()?;
+        Ok(py.detach(|| self.shared.read(f))?)
+    }
+}
+
+/// A copy of `v`, or a MemoryError.
+fn copy<T: Scalar>(v: &[T]) -> Result<Vec<T>> {
+    let mut out = filled(Some(v.len()), T::zero(), "a copy of the parameters")?;
+    out.copy_from_slice(v);
+    Ok(out)
+}
+
+fn set_parameters<T: Typed>(
+    py: Python<'_>,
+    this: &PyNetwork,
     weights: &[Bound<'_, PyAny>],
     biases: &[Bound<'_, PyAny>],
 ) -> PyResult<()> {
-    let layers = net.layers();
-    if weights.len() != layers.len() || biases.len() != layers.len() {
+    let layers = this.widths.len() - 1;
+    if weights.len() != layers || biases.len() != layers {
         return Err(value_error(format!(
-            "weights, biases: expected {} arrays each (one per layer), got {} and {}",
-            layers.len(),
+            "weights, biases: expected {layers} arrays each (one per layer), got {} and {}",
             weights.len(),
             biases.len()
         )));
     }
-    let mut w = Vec::with_capacity(weights.len());
-    for (i, (obj, layer)) in weights.iter().zip(layers).enumerate() {
+    let mut w = Vec::with_capacity(layers);
+    for (i, (obj, s)) in weights.iter().zip(this.widths.windows(2)).enumerate() {
         let m = Matrix::<T>::borrow(obj, &format!("weights[{i}]"))?;
-        if (m.rows, m.cols) != (layer.fan_in, layer.fan_out) {
+        if (m.rows, m.cols) != (s[0], s[1]) {
             return Err(value_error(format!(
                 "weights[{i}]: expected shape ({}, {}), got ({}, {})",
-                layer.fan_in, layer.fan_out, m.rows, m.cols
+                s[0], s[1], m.rows, m.cols
             )));
         }
         w.push(m);
     }
-    let b = biases
-        .iter()
-        .enumerate()
-        .map(|(i, obj)| Vector::<T>::borrow(obj, &format!("biases[{i}]"), T::NAME))
-        .collect::<PyResult<Vec<_>>>()?;
+    let mut b = Vec::with_capacity(layers);
+    for (i, (obj, s)) in biases.iter().zip(this.widths.windows(2)).enumerate() {
+        let v = Vector::<T>::borrow(obj, &format!("biases[{i}]"), T::NAME)?;
+        if v.data().len() != s[1] {
+            return Err(value_error(format!(
+                "biases[{i}]: expected shape ({},), got ({},)",
+                s[1],
+                v.data().len()
+            )));
+        }
+        b.push(v);
+    }
     let w: Vec<&[T]> = w.iter().map(|m| m.data()).collect();
     let b: Vec<&[T]> = b.iter().map(|v| v.data()).collect();
-    Ok(net.set_parameters(&w, &b)?)
+    this.shared.check_available()?;
+    Ok(py.detach(|| this.shared.write::<T, _>(|n| n.set_parameters(&w, &b)))?)
 }
 
-fn forward<'py, T: Dtype>(
+/// The outputs for `x`, or with `classes` their argmax per row (int64).
+fn forward<'py, T: Typed>(
     py: Python<'py>,
-    net: &Network<T>,
+    this: &PyNetwork,
     x: &Bound<'py, PyAny>,
+    classes: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let x = Matrix::<T>::borrow(x, "X")?;
-    let (data, rows, cols, n_out) = (x.data(), x.rows, x.cols, net.n_outputs());
-    let out = detached(py, || -> Result<Vec<T>> {
+    let (data, rows, cols) = (x.data(), x.rows, x.cols);
+    let n_out = this.widths[this.widths.len() - 1];
+    let out = this.read_detached::<T, _>(py, |net| {
         net.check_inputs(data, rows, cols)?;
-        let mut out = vec![T::zero(); rows * n_out];
+        let mut out = filled(rows.checked_mul(n_out), T::zero(), "the outputs")?;
         net.forward(data, rows, &mut out)?;
         Ok(out)
     })?;
-    Ok(to_matrix(py, out, rows, n_out)?.into_any())
-}
-
-fn predict<'py, T: Dtype>(
-    py: Python<'py>,
-    net: &Network<T>,
-    x: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    if !net.loss_kind().wants_classes() {
-        return forward(py, net, x);
+    if !classes {
+        return Ok(to_matrix(py, out, rows, n_out)?.into_any());
     }
-    let x = Matrix::<T>::borrow(x, "X")?;
-    let (data, rows, cols, n_out) = (x.data(), x.rows, x.cols, net.n_outputs());
-    let classes = detached(py, || -> Result<Vec<i64>> {
-        net.check_inputs(data, rows, cols)?;
-        let mut out = vec![T::zero(); rows * n_out];
-        net.forward(data, rows, &mut out)?;
-        Ok(out
-            .chunks_exact(n_out)
-            .map(|row| argmax(row) as i64)
-            .collect())
-    })?;
-    Ok(numpy::PyArray1::from_vec(py, classes).into_any())
+    let labels: Vec<i64> = out.chunks_exact(n_out).map(|r| argmax(r) as i64).collect();
+    Ok(numpy::PyArray1::from_vec(py, labels).into_any())
 }
 
 /// Borrows `(x, y)` and checks they match each other in length.
-fn borrow_data<'py, T: Dtype>(
-    net: &Network<T>,
+pub(super) fn borrow_data<'py, T: Typed>(
+    this: &PyNetwork,
     x: &Bound<'py, PyAny>,
     y: &Bound<'py, PyAny>,
     names: (&str, &str),
 ) -> PyResult<(Matrix<'py, T>, TargetArray<'py, T>)> {
     let xm = Matrix::<T>::borrow(x, names.0)?;
-    let ym = TargetArray::<T>::borrow(y, net.loss_kind().wants_classes(), names.1)?;
+    let ym = TargetArray::<T>::borrow(y, this.loss.wants_classes(), names.1)?;
     if ym.rows() != xm.rows {
         return Err(value_error(format!(
             "{}, {}: expected the same number of samples, got {} and {}",
@@ -376,29 +403,23 @@ fn borrow_data<'py, T: Dtype>(
     Ok((xm, ym))
 }
 
-fn loss<T: Dtype>(
-    py: Python<'_>,
-    net: &Network<T>,
-    x: &Bound<'_, PyAny>,
-    y: &Bound<'_, PyAny>,
-) -> PyResult<f64> {
-    let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
-    let (data, rows, cols, targets) = (xm.data(), xm.rows, xm.cols, ym.view());
-    Ok(detached(py, || -> Result<f64> {
-        net.check_data(data, rows, cols, &targets)?;
-        Ok(net.evaluate(data, rows, &targets)?.0)
-    })?)
+pub(super) fn borrow_weights<'py, T: Typed>(
+    sample_weight: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Option<Vector<'py, T>>> {
+    sample_weight
+        .map(|w| Vector::borrow(w, "sample_weight", "a float vector of the network's dtype"))
+        .transpose()
 }
 
-fn gradients<'py, T: Dtype>(
+fn gradients<'py, T: Typed>(
     py: Python<'py>,
-    net: &Network<T>,
+    this: &PyNetwork,
     x: &Bound<'py, PyAny>,
     y: &Bound<'py, PyAny>,
     sample_weight: Option<&Bound<'py, PyAny>>,
     alpha: f64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
+    let (xm, ym) = borrow_data::<T>(this, x, y, ("X", "y"))?;
     let sw = borrow_weights::<T>(sample_weight)?;
     let data = Dataset {
         x: xm.data(),
@@ -407,19 +428,19 @@ fn gradients<'py, T: Dtype>(
         targets: ym.view(),
         weights: sw.as_ref().map(|w| w.data()),
     };
-    let (loss, grads) = detached(py, || -> Result<_> {
+    let (loss, grads) = this.read_detached::<T, _>(py, |net| {
         net.check_data(data.x, data.rows, data.cols, &data.targets)?;
-        net.check_weights(data.weights, data.rows, "sample_weight")?;
-        let mut ws = Workspace::new(net, data.rows);
-        let mut grads = net.zero_gradients();
+        let mut ws = Workspace::new(net, data.rows)?;
+        let mut grads = net.zero_gradients()?;
         let loss = net.loss_and_gradients(&data, alpha, &mut ws, &mut grads)?;
         Ok((loss, grads))
     })?;
+    let shapes = this.widths.windows(2);
     let dw = grads
         .weights
         .into_iter()
-        .zip(net.layers())
-        .map(|(g, l)| to_matrix(py, g, l.fan_in, l.fan_out))
+        .zip(shapes)
+        .map(|(g, s)| to_matrix(py, g, s[0], s[1]))
         .collect::<PyResult<Vec<_>>>()?;
     let db: Vec<_> = grads
         .biases
@@ -429,211 +450,4 @@ fn gradients<'py, T: Dtype>(
     Ok((loss, PyList::new(py, dw)?, PyList::new(py, db)?)
         .into_pyobject(py)?
         .into_any())
-}
-
-fn step<T: Dtype>(
-    py: Python<'_>,
-    net: &mut Network<T>,
-    opt: &mut Optimizer,
-    x: &Bound<'_, PyAny>,
-    y: &Bound<'_, PyAny>,
-) -> PyResult<f64> {
-    let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
-    let (data, rows, cols, targets) = (xm.data(), xm.rows, xm.cols, ym.view());
-    let config = &opt.config;
-    let state = T::state_of(&mut opt.state)?;
-    Ok(detached(py, || -> Result<f64> {
-        net.check_data(data, rows, cols, &targets)?;
-        train::step(net, config, state, data, rows, &targets)
-    })?)
-}
-
-/// What a fit returned, and the Python error that stopped it (KeyboardInterrupt or the
-/// epoch callback's), if any.
-type FitOutcome = (Result<Vec<EpochReport>>, Option<PyErr>);
-
-/// How one `fit` call runs, besides its data.
-struct FitRun<'a> {
-    settings: FitConfig,
-    order: Option<&'a [usize]>,
-    main_thread: bool,
-    on_epoch: Option<&'a Py<PyAny>>,
-    /// The caller has checked `x` is finite.
-    finite_checked: bool,
-}
-
-/// `alpha` as scikit-learn accepts it: finite and >= 0.
-fn check_alpha(alpha: f64) -> PyResult<()> {
-    if alpha.is_finite() && alpha >= 0.0 {
-        Ok(())
-    } else {
-        Err(value_error(format!(
-            "alpha: expected a finite value >= 0, got {alpha}"
-        )))
-    }
-}
-
-fn borrow_weights<'py, T: Dtype>(
-    sample_weight: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Option<Vector<'py, T>>> {
-    sample_weight
-        .map(|w| Vector::borrow(w, "sample_weight", "a float vector of the network's dtype"))
-        .transpose()
-}
-
-/// A visiting order: int64 indices, converted to `usize` (range and repeats are checked by
-/// the training loop).
-fn borrow_order(order: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
-    let v = Vector::<i64>::borrow(order, "order", "int64 row indices")?;
-    v.data()
-        .iter()
-        .map(|&i| {
-            usize::try_from(i)
-                .map_err(|_| value_error(format!("order: row indices must be >= 0, got {i}")))
-        })
-        .collect()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn fit<T: Dtype>(
-    py: Python<'_>,
-    net: &mut Network<T>,
-    opt: &mut Optimizer,
-    x: &Bound<'_, PyAny>,
-    y: &Bound<'_, PyAny>,
-    sample_weight: Option<&Bound<'_, PyAny>>,
-    validation: Option<&(Bound<'_, PyAny>, Bound<'_, PyAny>)>,
-    run: FitRun<'_>,
-    rng: &mut Rng,
-) -> PyResult<FitOutcome> {
-    let FitRun {
-        settings,
-        order,
-        main_thread,
-        on_epoch,
-        finite_checked,
-    } = run;
-    let (xm, ym) = borrow_data(net, x, y, ("X", "y"))?;
-    let sw = borrow_weights::<T>(sample_weight)?;
-    let val = validation
-        .map(|(xv, yv)| borrow_data(net, xv, yv, ("X_val", "y_val")))
-        .transpose()?;
-    let train_set = Dataset {
-        x: xm.data(),
-        rows: xm.rows,
-        cols: xm.cols,
-        targets: ym.view(),
-        weights: sw.as_ref().map(|w| w.data()),
-    };
-    let val_set = val.as_ref().map(|(xv, yv)| Dataset {
-        x: xv.data(),
-        rows: xv.rows,
-        cols: xv.cols,
-        targets: yv.view(),
-        weights: None,
-    });
-    let config = &opt.config;
-    let state = T::state_of(&mut opt.state)?;
-    let mut interrupt: Option<PyErr> = None;
-    let mut work = |stop: &AtomicBool| -> FitOutcome {
-        let mut hooks = PyHooks {
-            stop,
-            on_epoch,
-            error: None,
-        };
-        let result =
-            check_fit_data(net, &train_set, val_set.as_ref(), finite_checked).and_then(|()| {
-                train::fit(
-                    net,
-                    config,
-                    state,
-                    &train_set,
-                    val_set.as_ref(),
-                    settings,
-                    order,
-                    rng,
-                    &mut hooks,
-                )
-            });
-        (result, hooks.error)
-    };
-    let watch = |stop: &AtomicBool| {
-        if main_thread && interrupt.is_none() {
-            if let Err(err) = Python::attach(|py| py.check_signals()) {
-                interrupt = Some(err);
-                stop.store(true, Ordering::Relaxed);
-            }
-        }
-    };
-    // Only the main thread sees Ctrl-C; elsewhere the fit runs on the calling thread.
-    let (result, callback_error) = py.detach(|| {
-        if main_thread {
-            threads::run_watched(SIGNAL_POLL, work, watch)
-        } else {
-            Ok(work(&AtomicBool::new(false)))
-        }
-    })?;
-    Ok((result, interrupt.or(callback_error)))
-}
-
-fn check_fit_data<T: Dtype>(
-    net: &Network<T>,
-    train_set: &Dataset<'_, T>,
-    val: Option<&Dataset<'_, T>>,
-    finite_checked: bool,
-) -> Result<()> {
-    if finite_checked {
-        net.check_shape(train_set.rows, train_set.cols)?;
-        net.loss_kind()
-            .validate(&train_set.targets, train_set.rows, net.n_outputs())?;
-    } else {
-        net.check_data(
-            train_set.x,
-            train_set.rows,
-            train_set.cols,
-            &train_set.targets,
-        )?;
-    }
-    net.check_weights(train_set.weights, train_set.rows, "sample_weight")?;
-    if let Some(v) = val {
-        net.check_data(v.x, v.rows, v.cols, &v.targets)
-            .map_err(|e| Error::value(format!("validation_data: {e}")))?;
-    }
-    Ok(())
-}
-
-fn is_main_thread(py: Python<'_>) -> PyResult<bool> {
-    let threading = py.import("threading")?;
-    let main = threading.call_method0("main_thread")?;
-    Ok(main.is(&threading.call_method0("current_thread")?))
-}
-
-/// The training loop's link back to Python: the stop flag set on Ctrl-C, and the per-epoch
-/// callback.
-struct PyHooks<'a> {
-    stop: &'a AtomicBool,
-    on_epoch: Option<&'a Py<PyAny>>,
-    /// The callback's error, if it raised.
-    error: Option<PyErr>,
-}
-
-impl Hooks for PyHooks<'_> {
-    fn poll(&mut self) -> Result<()> {
-        if self.stop.load(Ordering::Relaxed) {
-            Err(Error::Interrupted)
-        } else {
-            Ok(())
-        }
-    }
-
-    fn epoch_end(&mut self, r: &EpochReport) -> Result<()> {
-        if let Some(callback) = self.on_epoch {
-            let args = (r.epoch, r.loss, r.val_loss, r.val_accuracy, r.seconds);
-            if let Err(e) = Python::attach(|py| callback.call1(py, args).map(drop)) {
-                self.error = Some(e);
-                return Err(Error::Interrupted);
-            }
-        }
-        self.poll()
-    }
 }

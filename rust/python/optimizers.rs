@@ -1,8 +1,11 @@
 //! Optimizer classes: hyperparameters plus the state that persists across `step`/`fit` calls.
 
+use std::sync::Mutex;
+
 use pyo3::prelude::*;
 
-use super::errors::type_error;
+use super::errors::guarded;
+use crate::error::{Error, Result};
 use crate::optimizers::{OptimizerConfig, OptimizerState};
 
 /// State for whichever dtype the optimizer was first used with.
@@ -16,19 +19,19 @@ pub enum AnyState {
 
 /// Access to the state of one float type.
 pub trait StateOf: Sized {
-    fn state_of(any: &mut AnyState) -> PyResult<&mut OptimizerState<Self>>;
+    fn state_of(any: &mut AnyState) -> Result<&mut OptimizerState<Self>>;
 }
 
 macro_rules! state_of {
     ($t:ty, $variant:ident, $other:literal) => {
         impl StateOf for $t {
-            fn state_of(any: &mut AnyState) -> PyResult<&mut OptimizerState<$t>> {
+            fn state_of(any: &mut AnyState) -> Result<&mut OptimizerState<$t>> {
                 if let AnyState::Unused = any {
                     *any = AnyState::$variant(OptimizerState::new());
                 }
                 match any {
                     AnyState::$variant(s) => Ok(s),
-                    _ => Err(type_error(concat!(
+                    _ => Err(Error::value(concat!(
                         "optimizer: its state holds ",
                         $other,
                         " buffers; create a new optimizer for this network"
@@ -41,43 +44,95 @@ macro_rules! state_of {
 state_of!(f32, F32, "float64");
 state_of!(f64, F64, "float32");
 
-/// Base class of SGD, Adam and AdamW.
-#[pyclass(subclass, module = "ferroprop._core")]
+/// An optimizer's state and the network it belongs to.
+#[derive(Default)]
+pub struct Slot {
+    /// The id of the network whose moments and step count `state` holds.
+    owner: Option<u64>,
+    state: AnyState,
+}
+
+/// Base class of SGD, Adam and AdamW. Shared safely between threads: the hyperparameters and
+/// the state sit behind their own locks, so a `fit` callback may change `lr` between epochs
+/// while the fit holds the state only for the length of an epoch.
+#[pyclass(subclass, frozen, module = "ferroprop._core")]
 pub struct Optimizer {
-    pub config: OptimizerConfig,
-    pub state: AnyState,
+    config: Mutex<OptimizerConfig>,
+    slot: Mutex<Slot>,
+}
+
+impl Optimizer {
+    /// The hyperparameters now.
+    pub fn config(&self) -> OptimizerConfig {
+        self.config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs `f` on the hyperparameters and the `T` state of network `network` (waiting while
+    /// another call uses the state). An optimizer serves one network: its moments and step
+    /// count are that network's, so a second network is refused (until `reset`).
+    pub fn with_state<T: StateOf, R>(
+        &self,
+        network: u64,
+        f: impl FnOnce(&OptimizerConfig, &mut OptimizerState<T>) -> Result<R>,
+    ) -> Result<R> {
+        let config = self.config();
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.owner {
+            Some(owner) if owner != network => {
+                return Err(Error::value(
+                    "optimizer: it holds the moments and step count of another network; use \
+                     one optimizer per network (or call optimizer.reset() first)",
+                ))
+            }
+            _ => {}
+        }
+        let state = T::state_of(&mut slot.state)?;
+        let result = f(&config, state);
+        slot.owner = Some(network);
+        result
+    }
 }
 
 #[pymethods]
 impl Optimizer {
-    /// The learning rate; may be changed between steps (schedules). The state is kept.
+    /// The learning rate; may be changed between steps (schedules), also from a `fit`
+    /// callback. The state is kept.
     #[getter]
     fn lr(&self) -> f64 {
-        self.config.lr()
+        self.config().lr()
     }
 
     #[setter]
-    fn set_lr(&mut self, lr: f64) -> PyResult<()> {
-        Ok(self.config.set_lr(lr)?)
+    fn set_lr(&self, lr: f64) -> PyResult<()> {
+        guarded("Optimizer.lr", || {
+            let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+            Ok(config.set_lr(lr)?)
+        })
     }
 
-    /// Number of updates applied so far.
+    /// Number of updates applied so far (waits for an epoch in progress to end).
     #[getter]
-    fn steps(&self) -> u64 {
-        match &self.state {
-            AnyState::Unused => 0,
-            AnyState::F32(s) => s.steps(),
-            AnyState::F64(s) => s.steps(),
-        }
+    fn steps(&self, py: Python<'_>) -> u64 {
+        py.detach(
+            || match &self.slot.lock().unwrap_or_else(|e| e.into_inner()).state {
+                AnyState::Unused => 0,
+                AnyState::F32(s) => s.steps(),
+                AnyState::F64(s) => s.steps(),
+            },
+        )
     }
 
-    /// Forgets the state (buffers, moments, step count), as a fresh optimizer.
-    fn reset(&mut self) {
-        self.state = AnyState::Unused;
+    /// Forgets the state (buffers, moments, step count) and the network it belonged to, as a
+    /// fresh optimizer (waits for an epoch in progress to end).
+    fn reset(&self, py: Python<'_>) {
+        py.detach(|| *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Slot::default());
     }
 
     fn __repr__(&self) -> String {
-        match &self.config {
+        match self.config() {
             OptimizerConfig::Sgd {
                 lr,
                 momentum,
@@ -85,7 +140,7 @@ impl Optimizer {
                 weight_decay,
             } => format!(
                 "SGD(lr={lr:?}, momentum={momentum:?}, nesterov={}, weight_decay={weight_decay:?})",
-                if *nesterov { "True" } else { "False" }
+                if nesterov { "True" } else { "False" }
             ),
             OptimizerConfig::Adam {
                 lr,
@@ -96,7 +151,7 @@ impl Optimizer {
                 decoupled,
             } => format!(
                 "{}(lr={lr:?}, betas=({beta1:?}, {beta2:?}), eps={eps:?}, weight_decay={weight_decay:?})",
-                if *decoupled { "AdamW" } else { "Adam" }
+                if decoupled { "AdamW" } else { "Adam" }
             ),
             OptimizerConfig::SklearnSgd {
                 lr,
@@ -104,7 +159,7 @@ impl Optimizer {
                 nesterov,
             } => format!(
                 "SklearnSGD(lr={lr:?}, momentum={momentum:?}, nesterov={})",
-                if *nesterov { "True" } else { "False" }
+                if nesterov { "True" } else { "False" }
             ),
             OptimizerConfig::SklearnAdam {
                 lr,
@@ -120,13 +175,13 @@ impl Optimizer {
 
 fn with_config(config: OptimizerConfig) -> Optimizer {
     Optimizer {
-        config,
-        state: AnyState::Unused,
+        config: Mutex::new(config),
+        slot: Mutex::new(Slot::default()),
     }
 }
 
 /// Stochastic gradient descent with optional (Nesterov) momentum, as `torch.optim.SGD`.
-#[pyclass(extends = Optimizer, name = "SGD", module = "ferroprop._core")]
+#[pyclass(extends = Optimizer, frozen, name = "SGD", module = "ferroprop._core")]
 pub struct Sgd;
 
 #[pymethods]
@@ -145,7 +200,7 @@ impl Sgd {
 }
 
 /// Adam with coupled L2 weight decay, as `torch.optim.Adam`.
-#[pyclass(extends = Optimizer, module = "ferroprop._core")]
+#[pyclass(extends = Optimizer, frozen, module = "ferroprop._core")]
 pub struct Adam;
 
 #[pymethods]
@@ -164,7 +219,7 @@ impl Adam {
 }
 
 /// Adam with decoupled weight decay, as `torch.optim.AdamW`.
-#[pyclass(extends = Optimizer, module = "ferroprop._core")]
+#[pyclass(extends = Optimizer, frozen, module = "ferroprop._core")]
 pub struct AdamW;
 
 #[pymethods]
@@ -183,7 +238,7 @@ impl AdamW {
 }
 
 /// scikit-learn's `SGDOptimizer` (velocity form), for `ferroprop.MLPClassifier`/`MLPRegressor`.
-#[pyclass(extends = Optimizer, name = "SklearnSGD", module = "ferroprop._core")]
+#[pyclass(extends = Optimizer, frozen, name = "SklearnSGD", module = "ferroprop._core")]
 pub struct SklearnSgd;
 
 #[pymethods]
@@ -197,7 +252,7 @@ impl SklearnSgd {
 }
 
 /// scikit-learn's `AdamOptimizer`, for `ferroprop.MLPClassifier`/`MLPRegressor`.
-#[pyclass(extends = Optimizer, name = "SklearnAdam", module = "ferroprop._core")]
+#[pyclass(extends = Optimizer, frozen, name = "SklearnAdam", module = "ferroprop._core")]
 pub struct SklearnAdam;
 
 #[pymethods]

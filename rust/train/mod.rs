@@ -1,0 +1,470 @@
+//! The mini-batch training loop: shuffle, gather, forward, loss, backward, update.
+//!
+//! A [`Trainer`] holds what one `fit` needs across epochs (buffers, the visiting order, the
+//! thread pool it started on) and runs one epoch per call, so its driver can hand control
+//! back between epochs (callbacks, schedules, saving) with the network in a consistent state.
+
+mod guard;
+mod stepper;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use self::guard::Guard;
+use self::stepper::{Outcome, StepBuffers, Stepper};
+use crate::error::{filled, Error, Result};
+use crate::losses::Targets;
+use crate::network::{Network, Workspace, EVAL_BLOCK};
+use crate::optimizers::{OptimizerConfig, OptimizerState};
+use crate::rng::Rng;
+use crate::scalar::Scalar;
+use crate::threads::{self, Pool};
+
+pub use crate::network::Dataset;
+
+/// How to train.
+#[derive(Clone, Copy, Debug)]
+pub struct FitConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub shuffle: bool,
+    /// scikit-learn's L2 penalty `alpha/2·Σ‖W‖²` over each batch's total (0 for none).
+    pub alpha: f64,
+    /// The caller has already checked the training inputs are finite (scikit-learn's
+    /// `validate_data`): skips that scan, a full pass over the data on every call.
+    pub inputs_checked: bool,
+}
+
+/// What one epoch measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochReport {
+    /// 1-based.
+    pub epoch: usize,
+    /// Mean per-sample training loss, each batch's loss taken before its update.
+    pub loss: f64,
+    pub val_loss: Option<f64>,
+    pub val_accuracy: Option<f64>,
+    pub seconds: f64,
+}
+
+/// Calls from the loop to its driver: between batches (to notice Ctrl-C) and after each epoch.
+pub trait Hooks {
+    /// Return an error (typically [`Error::Interrupted`]) to stop before the next batch.
+    fn poll(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn epoch_end(&mut self, _report: &EpochReport) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Hooks that do nothing.
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// What one member's epoch returns: the summed training loss and, for validation data, the
+/// mean loss and accuracy.
+type EpochSums = (f64, Option<(f64, Option<f64>)>);
+
+/// One `fit` in progress: everything that lives from one epoch to the next.
+pub struct Trainer<T> {
+    settings: FitConfig,
+    /// The pool the fit started on (None when it runs on the calling thread alone).
+    pool: Option<Arc<Pool>>,
+    members: usize,
+    batch_rows: usize,
+    widths: Vec<usize>,
+    buffers: StepBuffers<T>,
+    order: Vec<usize>,
+    order_given: bool,
+    val_sums: Vec<(f64, Option<usize>)>,
+    epochs_done: usize,
+}
+
+impl<T: Scalar> Trainer<T> {
+    /// Checks the data and settings and allocates the buffers. `order` (a permutation of the
+    /// rows: how scikit-learn's estimators shuffle) fixes every epoch's visiting order.
+    pub fn new(
+        net: &Network<T>,
+        train: &Dataset<'_, T>,
+        validation: Option<&Dataset<'_, T>>,
+        settings: FitConfig,
+        order: Option<&[usize]>,
+    ) -> Result<Self> {
+        if settings.batch_size == 0 {
+            return Err(Error::value(
+                "batch_size: expected a positive integer, got 0",
+            ));
+        }
+        if settings.inputs_checked {
+            net.check_shape(train.rows, train.cols)?;
+            net.check_inputs_shape(train.x, train.rows, train.cols)?;
+            net.loss_kind()
+                .validate(&train.targets, train.rows, net.n_outputs())?;
+        } else {
+            net.check_data(train.x, train.rows, train.cols, &train.targets)?;
+        }
+        net.check_weights(train.weights, train.rows, "sample_weight")?;
+        if let Some(v) = validation {
+            net.check_data(v.x, v.rows, v.cols, &v.targets)
+                .map_err(|e| Error::value(format!("validation_data: {e}")))?;
+        }
+        let order_given = order.is_some();
+        let order = match order {
+            Some(o) => check_order(o, train.rows)?,
+            None => {
+                let mut o = filled(Some(train.rows), 0, "the visiting order")?;
+                o.iter_mut().enumerate().for_each(|(i, v)| *v = i);
+                o
+            }
+        };
+        let batch_rows = settings.batch_size.min(train.rows);
+        let members = net.members_for_steps(batch_rows);
+        let pool = if members > 1 {
+            Some(threads::current()?)
+        } else {
+            None
+        };
+        let val_blocks = validation.map_or(0, |v| v.rows.div_ceil(EVAL_BLOCK));
+        Ok(Trainer {
+            settings,
+            pool,
+            members,
+            batch_rows,
+            widths: net.widths(),
+            buffers: StepBuffers::new(net, batch_rows)?,
+            order,
+            order_given,
+            val_sums: filled(Some(val_blocks), (0.0, Some(0)), "validation sums")?,
+            epochs_done: 0,
+        })
+    }
+
+    /// Epochs completed so far.
+    pub fn epochs_done(&self) -> usize {
+        self.epochs_done
+    }
+
+    /// Runs the next epoch on a team of threads: each row visited once, in the caller's order,
+    /// in an order drawn from `rng` when shuffling, or in row order; the last partial batch is
+    /// used. `train` and `validation` must be those given to [`Self::new`], `net` the same
+    /// network (its parameters may have been changed in between). The parameters after each
+    /// step do not depend on the number of threads. A step whose loss, gradients or update
+    /// are not finite stops the epoch with [`Error::Diverged`], leaving the parameters and
+    /// `state` exactly as before that step.
+    #[allow(clippy::too_many_arguments)]
+    pub fn epoch(
+        &mut self,
+        net: &mut Network<T>,
+        config: &OptimizerConfig,
+        state: &mut OptimizerState<T>,
+        train: &Dataset<'_, T>,
+        validation: Option<&Dataset<'_, T>>,
+        rng: &mut Rng,
+        hooks: &mut (dyn Hooks + Send),
+    ) -> Result<EpochReport> {
+        if net.widths() != self.widths {
+            return Err(Error::Internal(
+                "fit: the network changed shape between epochs".into(),
+            ));
+        }
+        state.bind(config, net)?;
+        let epoch = self.epochs_done + 1;
+        let started = Instant::now();
+        let first_step = state.steps();
+        let (rows, batch_rows, settings) = (train.rows, self.batch_rows, self.settings);
+        let shuffle = settings.shuffle && !self.order_given;
+        let max_members = self.pool.as_ref().map_or(1, |p| p.size());
+        let stepper = Stepper::new(
+            net,
+            config,
+            state,
+            &mut self.buffers,
+            settings.alpha,
+            max_members,
+        );
+        let order = crate::kernels::Shared::new(&mut self.order);
+        let val_sums = crate::kernels::Shared::new(&mut self.val_sums);
+        let leader = Mutex::new((rng, hooks));
+        let halt = AtomicBool::new(false);
+        // Steps completed, kept by the leader so an interrupted epoch still records them.
+        let completed = AtomicU64::new(first_step);
+        let make = || {
+            validation
+                .map(|v| Workspace::new(&stepper.net, v.rows.min(EVAL_BLOCK)))
+                .transpose()
+        };
+
+        let body =
+            |team: &threads::Team<'_>, eval_ws: &mut Option<Workspace<T>>| -> Result<EpochSums> {
+                // SAFETY: nothing writes the parameters before the first step's barriers.
+                let mut guard = unsafe { Guard::new(&stepper, team) };
+                let mut lead = team
+                    .is_leader()
+                    .then(|| leader.lock().unwrap_or_else(|e| e.into_inner()));
+                let mut loss_sum = 0.0;
+                let mut t = first_step;
+                for (b, start) in (0..rows).step_by(batch_rows).enumerate() {
+                    if let Some((rng, hooks)) = lead.as_deref_mut() {
+                        if b == 0 && shuffle {
+                            // SAFETY: members read the order only after the barrier below.
+                            rng.shuffle(unsafe { order.part(0..rows) });
+                        }
+                        if hooks.poll().is_err() {
+                            halt.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    team.sync();
+                    if halt.load(Ordering::Relaxed) {
+                        return Err(Error::Interrupted);
+                    }
+                    // SAFETY: the order is written only before the barrier above.
+                    let idx = unsafe { &order.read()[start..(start + batch_rows).min(rows)] };
+                    t += 1;
+                    // SAFETY: every member runs the same step with its own guard.
+                    let (loss, outcome) = unsafe { stepper.step(team, train, idx, t, &mut guard) };
+                    match outcome {
+                        Outcome::Done => {}
+                        Outcome::NonFinite => {
+                            return Err(Error::Diverged {
+                                at: Some((epoch, b + 1)),
+                                loss,
+                            })
+                        }
+                        Outcome::OutOfMemory => return Err(Error::Memory(
+                            "could not allocate a backup of the parameters for a checked update"
+                                .into(),
+                        )),
+                    }
+                    completed.store(t, Ordering::Relaxed);
+                    loss_sum += loss * idx.len() as f64;
+                }
+                team.sync();
+                let val = match (validation, eval_ws.as_mut()) {
+                    (Some(v), Some(ws)) => {
+                        // SAFETY: parameters are not written until the team ends.
+                        unsafe {
+                            stepper
+                                .net
+                                .evaluate_in(team, &stepper.params, v, ws, val_sums)
+                        };
+                        team.sync();
+                        // SAFETY: every member has written its blocks (barrier above).
+                        Some(stepper.net.combine(unsafe { val_sums.read() }, v.rows))
+                    }
+                    _ => None,
+                };
+                Ok((loss_sum, val))
+            };
+        let outcome = match &self.pool {
+            Some(pool) => pool.team_with(self.members, make, body),
+            None => threads::team_with(1, make, body),
+        };
+        drop(stepper);
+        // Steps that completed before an interruption or divergence count too.
+        state.set_steps(completed.load(Ordering::Relaxed));
+        let (loss_sum, val) = outcome??;
+        self.epochs_done = epoch;
+        Ok(EpochReport {
+            epoch,
+            loss: loss_sum / rows as f64,
+            val_loss: val.map(|v| v.0),
+            val_accuracy: val.and_then(|v| v.1),
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// One optimizer step on a batch (checked here); leaves the parameters and state untouched if
+/// the loss, a gradient or an updated value is not finite.
+pub fn step<T: Scalar>(
+    net: &mut Network<T>,
+    config: &OptimizerConfig,
+    state: &mut OptimizerState<T>,
+    x: &[T],
+    rows: usize,
+    targets: &Targets<'_, T>,
+) -> Result<f64> {
+    let data = Dataset {
+        x,
+        rows,
+        cols: net.n_inputs(),
+        targets: *targets,
+        weights: None,
+    };
+    let settings = FitConfig {
+        epochs: 1,
+        batch_size: rows.max(1),
+        shuffle: false,
+        alpha: 0.0,
+        inputs_checked: false,
+    };
+    let mut trainer = Trainer::new(net, &data, None, settings, None)?;
+    let report = trainer
+        .epoch(
+            net,
+            config,
+            state,
+            &data,
+            None,
+            &mut Rng::new(0, 0),
+            &mut NoHooks,
+        )
+        .map_err(|e| match e {
+            Error::Diverged { loss, .. } => Error::Diverged { at: None, loss },
+            e => e,
+        })?;
+    Ok(report.loss)
+}
+
+/// Trains `net` for `settings.epochs` epochs (see [`Trainer::epoch`]), calling
+/// `hooks.epoch_end` after each.
+#[allow(clippy::too_many_arguments)]
+pub fn fit<T: Scalar>(
+    net: &mut Network<T>,
+    config: &OptimizerConfig,
+    state: &mut OptimizerState<T>,
+    train: &Dataset<'_, T>,
+    validation: Option<&Dataset<'_, T>>,
+    settings: FitConfig,
+    order: Option<&[usize]>,
+    rng: &mut Rng,
+    hooks: &mut (dyn Hooks + Send),
+) -> Result<Vec<EpochReport>> {
+    let mut trainer = Trainer::new(net, train, validation, settings, order)?;
+    let mut reports = Vec::new();
+    for _ in 0..settings.epochs {
+        let report = trainer.epoch(net, config, state, train, validation, rng, hooks)?;
+        hooks.epoch_end(&report)?;
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// The caller's visiting order, checked to be a permutation of `0..rows`.
+fn check_order(order: &[usize], rows: usize) -> Result<Vec<usize>> {
+    if order.len() != rows {
+        return Err(Error::value(format!(
+            "order: expected {rows} indices (one per row), got {}",
+            order.len()
+        )));
+    }
+    let mut seen = filled(Some(rows), false, "the visiting order")?;
+    for &i in order {
+        if i >= rows || std::mem::replace(&mut seen[i], true) {
+            return Err(Error::value(format!(
+                "order: expected a permutation of 0..{rows}; {i} is out of range or repeated"
+            )));
+        }
+    }
+    let mut copy = filled(Some(rows), 0, "the visiting order")?;
+    copy.copy_from_slice(order);
+    Ok(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Activation, Init, Loss, NetworkSpec};
+
+    fn xor() -> (Vec<f64>, Vec<i64>) {
+        (vec![0., 0., 0., 1., 1., 0., 1., 1.], vec![0, 1, 1, 0])
+    }
+
+    #[test]
+    fn learns_xor_and_stays_reproducible() {
+        let spec = NetworkSpec {
+            widths: vec![2, 8, 2],
+            activations: vec![Activation::Tanh],
+            loss: Loss::CrossEntropy,
+            init: Init::Glorot,
+            seed: 1,
+        };
+        let (x, y) = xor();
+        let data = Dataset {
+            x: &x,
+            rows: 4,
+            cols: 2,
+            targets: Targets::Classes(&y),
+            weights: None,
+        };
+        let config = OptimizerConfig::adam(0.05, (0.9, 0.999), 1e-8, 0.0, false).unwrap();
+        let fit_cfg = FitConfig {
+            epochs: 300,
+            batch_size: 2,
+            shuffle: true,
+            alpha: 0.0,
+            inputs_checked: false,
+        };
+        let run = || {
+            let mut net = Network::<f64>::new(&spec).unwrap();
+            let mut state = OptimizerState::new();
+            let reports = fit(
+                &mut net,
+                &config,
+                &mut state,
+                &data,
+                Some(&data),
+                fit_cfg,
+                None,
+                &mut Rng::new(5, 1),
+                &mut NoHooks,
+            )
+            .unwrap();
+            (net, reports)
+        };
+        let (net, reports) = run();
+        assert_eq!(reports.last().unwrap().val_accuracy, Some(1.0));
+        assert!(reports.last().unwrap().loss < 0.05);
+        let (again, _) = run();
+        assert_eq!(net.layers()[0].weight, again.layers()[0].weight);
+    }
+
+    #[test]
+    fn divergence_keeps_finite_parameters() {
+        let spec = NetworkSpec {
+            widths: vec![2, 4, 1],
+            activations: vec![Activation::Relu],
+            loss: Loss::Mse,
+            init: Init::He,
+            seed: 0,
+        };
+        let mut net = Network::<f32>::new(&spec).unwrap();
+        let x = vec![1e18f32, -1e18, 1e18, 1e18];
+        let y = vec![1e18f32, -1e18];
+        let data = Dataset {
+            x: &x,
+            rows: 2,
+            cols: 2,
+            targets: Targets::Values(&y),
+            weights: None,
+        };
+        let config = OptimizerConfig::sgd(1e6, 0.0, false, 0.0).unwrap();
+        let fit_cfg = FitConfig {
+            epochs: 50,
+            batch_size: 1,
+            shuffle: false,
+            alpha: 0.0,
+            inputs_checked: false,
+        };
+        let err = fit(
+            &mut net,
+            &config,
+            &mut OptimizerState::new(),
+            &data,
+            None,
+            fit_cfg,
+            None,
+            &mut Rng::new(0, 1),
+            &mut NoHooks,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Diverged { .. }));
+        assert!(net
+            .layers()
+            .iter()
+            .all(|l| l.weight.iter().chain(&l.bias).all(|v| v.is_finite())));
+    }
+}
