@@ -1,13 +1,17 @@
-"""Loading model files under hostile conditions, each in a subprocess with a timeout: an
-address-space limit, a huge sparse file with a bogus header."""
+"""Loading and saving model files under hostile conditions, each in a subprocess with a timeout:
+an address-space limit, a huge sparse file with a bogus header, and SIGKILL in the middle of
+`save` (no temporary file may survive, the target is always old or new)."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +117,44 @@ def test_reading_costs_the_tensors_and_no_more(tmp_path: Path) -> None:
     assert result["outcome"] == "ok", result
     size_kib = path.stat().st_size / 1024
     assert result["rss_kib"] < 1.3 * size_kib, result
+
+
+# -- SIGKILL during save ------------------------------------------------------------------------
+
+# Saves a network of a few MB over argv[1] in a loop until killed; prints "ready" first.
+_SAVER = """
+import sys
+import ferroprop
+net = ferroprop.Network([1000, 1000, 10], seed=int(sys.argv[2]))
+net.save(sys.argv[1])
+print("ready", flush=True)
+while True:
+    net.save(sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_sigkill_during_save_leaves_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "model.safetensors"
+    rng = random.Random(0)
+    procs = []
+    for i in range(30):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SAVER, str(target), str(i % 2)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=ENV,
+        )
+        procs.append(proc)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"ready\n", proc.stderr.read() if proc.stderr else ""
+            time.sleep(rng.uniform(0.0, 0.05))
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+        leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name != target.name)
+        assert leftovers == [], f"run {i}: {leftovers}"
+        assert fp.load(target).widths == [1000, 1000, 10]
+    for proc in procs:
+        assert proc.returncode == -signal.SIGKILL

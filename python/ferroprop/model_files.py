@@ -8,8 +8,9 @@ A ferroprop model file is a plain safetensors file whose `__metadata__` holds fo
 - `config`: a JSON object with the architecture, hyperparameters and classes, as the kind needs.
 
 The tensors are little-endian float32, float64 or int64 arrays (`weights.0`, `biases.0`, … for a
-network). Writes are atomic: the bytes go to a temporary file in the target's directory, which is
-fsynced and then renamed over the target, so a crash leaves either the old file or the new one.
+network). Writes are atomic: the bytes go to a temporary file in the target's directory (an
+unnamed O_TMPFILE one on Linux, so that not even SIGKILL leaves it behind), which is fsynced and
+then renamed over the target, so a crash leaves either the old file or the new one.
 
 Reading never trusts the file: anything that is not a well-formed model file — truncated,
 corrupted, hostile — raises `ValueError` naming the path, before any large allocation.
@@ -17,18 +18,17 @@ corrupted, hostile — raises `ValueError` naming the path, before any large all
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
+from ._atomic_write import atomic_write
 from ._core import __version__
 
 #: The `kind` values a model file may hold.
@@ -98,7 +98,7 @@ def write_model_file(
     import safetensors.numpy
 
     data = _canonical_header(safetensors.numpy.save(arrays, metadata=metadata))
-    _atomic_write(os.fspath(path), data)
+    atomic_write(os.fspath(path), data)
 
 
 def _canonical_header(data: bytes) -> bytes:
@@ -111,50 +111,6 @@ def _canonical_header(data: bytes) -> bytes:
     if len(text) > n:  # not expected (same content, same compact encoding); keep the original
         return data
     return data[:8] + text.ljust(n, b" ") + data[8 + n :]
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    """Writes `data` to a temporary file next to `path`, fsyncs it and renames it onto `path`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)[:64]
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{base}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # mkstemp creates the file 0600; give it the mode a plain open() would have: the
-            # replaced file's, or 0666 less the umask for a new one.
-            with contextlib.suppress(OSError, AttributeError):
-                try:
-                    mode = stat.S_IMODE(os.stat(path).st_mode)
-                except OSError:
-                    mode = 0o666 & ~_umask()
-                os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    # Make the rename itself durable (best effort: not every platform can open a directory).
-    with contextlib.suppress(OSError, AttributeError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where /proc allows."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
 
 
 # -- reading ------------------------------------------------------------------------------------
