@@ -335,7 +335,7 @@ def test_write_falls_back_to_a_named_temporary_file(tmp_path: Path, monkeypatch,
     if how == "no O_TMPFILE":
         monkeypatch.delattr(os, "O_TMPFILE", raising=False)
     elif how == "no /proc link":
-        monkeypatch.setattr(_atomic_write, "_link_in", lambda *args: None)
+        monkeypatch.setattr(_atomic_write, "_link_onto", lambda *args: False)
     else:
         _refuse_o_tmpfile(monkeypatch, getattr(errno, how))
     path = tmp_path / "net.safetensors"

@@ -64,36 +64,35 @@ def _write_unnamed(directory: str, path: str, data: bytes, mode: int) -> bool:
             os.fchmod(fd, mode)  # open() applied the umask to `mode`: a replaced file keeps its own
         _write_all(fd, data)
         os.fsync(fd)
-        tmp = _link_in(fd, directory, os.path.basename(path))
+        return _link_onto(fd, directory, path)
     finally:
         os.close(fd)
-    if tmp is None:
-        return False
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return True
 
 
-def _link_in(fd: int, directory: str, base: str) -> str | None:
-    """Gives the unnamed file `fd` a fresh temporary name in `directory`; None if the link is
-    refused. (With a directory fd, os.link calls linkat(AT_SYMLINK_FOLLOW), which links the file
+def _link_onto(fd: int, directory: str, path: str) -> bool:
+    """Links the unnamed file `fd` into `directory` under a fresh temporary name and renames that
+    onto `path` straight away; False if the link is refused (nothing done then).
+
+    (A directory fd makes os.link call linkat(AT_SYMLINK_FOLLOW), which links the file that
     /proc/self/fd/N points to; plain link() would try to link the symlink itself.)"""
     dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         for _ in range(8):  # a name clash is all but impossible; retry rather than give up
-            name = f".{base[:64]}.{secrets.token_hex(6)}.tmp"
+            name = f".{os.path.basename(path)[:64]}.{secrets.token_hex(6)}.tmp"
             try:
                 os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
             except FileExistsError:
                 continue
             except OSError:
-                return None
-            return os.path.join(directory, name)
-        return None
+                return False
+            try:
+                os.replace(name, path, src_dir_fd=dir_fd)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=dir_fd)
+                raise
+            return True
+        return False
     finally:
         os.close(dir_fd)
 
