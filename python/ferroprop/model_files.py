@@ -9,8 +9,9 @@ A ferroprop model file is a plain safetensors file whose `__metadata__` holds fo
 
 The tensors are little-endian float32, float64 or int64 arrays (`weights.0`, `biases.0`, … for a
 network). Writes are atomic: the bytes go to a temporary file in the target's directory (an
-unnamed O_TMPFILE one on Linux, so that not even SIGKILL leaves it behind), which is fsynced and
-then renamed over the target, so a crash leaves either the old file or the new one.
+unnamed O_TMPFILE one on Linux, which a SIGKILL leaves behind only in the instant it is named),
+which is fsynced and then renamed over the target, so a crash leaves either the old file or the
+new one.
 
 Reading never trusts the file: anything that is not a well-formed model file — truncated,
 corrupted, hostile — raises `ValueError` naming the path, before any large allocation.
