@@ -175,7 +175,7 @@ def test_train_csv_default_target_is_last_column(
     )
     assert code == 0, err
     m = json.loads(metrics.read_text())
-    assert m["class_names"] is None  # integer labels are used as class indices as they are
+    assert m["class_names"] is None  # classes 0..K-1: the indices are the labels
     assert m["config"]["widths"] == [4, 16, 3] and m["test_accuracy"] > 0.9
 
 
@@ -229,7 +229,7 @@ def test_save_then_predict_round_trip(
     assert code == 0, err
     header, values = _read_predictions(preds)
     assert header == ["prediction"]
-    assert net.class_names is None  # integer labels: the predictions are class indices
+    assert net.class_names is None  # classes 0..K-1: the predictions are the labels
     np.testing.assert_array_equal(values[:, 0].astype(np.int64), net.predict(X))
 
     code, out, err = _run(["predict", str(model), "--data", str(npz_file), "--proba"], capsys)

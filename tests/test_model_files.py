@@ -3,6 +3,7 @@ files that are truncated, corrupted or hostile (each must raise a ValueError nam
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import struct
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 import ferroprop as fp
-from ferroprop import model_files
+from ferroprop import _atomic_write, model_files
 
 # -- helpers -------------------------------------------------------------------------------------
 
@@ -295,6 +296,57 @@ def test_failed_write_leaves_target_untouched(tmp_path: Path, monkeypatch, fail_
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["net.safetensors"]
+
+
+needs_o_tmpfile = pytest.mark.skipif(
+    not hasattr(os, "O_TMPFILE") or not os.path.isdir("/proc/self/fd"),
+    reason="needs O_TMPFILE and /proc (Linux)",
+)
+
+
+@needs_o_tmpfile
+def test_write_uses_an_unnamed_temporary_file(tmp_path: Path, monkeypatch) -> None:
+    def named(*args: Any) -> None:
+        raise AssertionError("the named temporary file was used")
+
+    monkeypatch.setattr(_atomic_write, "_write_named", named)
+    path = tmp_path / "net.safetensors"
+    fp.Network([3, 2], seed=1).save(path)
+    path.chmod(0o604)
+    fp.Network([3, 5, 2], seed=2).save(path)
+    assert fp.load(path).widths == [3, 5, 2]
+    assert os.listdir(tmp_path) == ["net.safetensors"]
+    assert path.stat().st_mode & 0o777 == 0o604
+
+
+def _refuse_o_tmpfile(monkeypatch: pytest.MonkeyPatch, errno_: int) -> None:
+    real_open = os.open
+
+    def fake_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & getattr(os, "O_TMPFILE", 0) == getattr(os, "O_TMPFILE", -1):
+            raise OSError(errno_, os.strerror(errno_))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", fake_open)
+
+
+@pytest.mark.parametrize("how", ["no O_TMPFILE", "EOPNOTSUPP", "EISDIR", "no /proc link"])
+def test_write_falls_back_to_a_named_temporary_file(tmp_path: Path, monkeypatch, how) -> None:
+    if how == "no O_TMPFILE":
+        monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    elif how == "no /proc link":
+        monkeypatch.setattr(_atomic_write, "_link_onto", lambda *args: False)
+    else:
+        _refuse_o_tmpfile(monkeypatch, getattr(errno, how))
+    path = tmp_path / "net.safetensors"
+    old = os.umask(0o027)
+    try:
+        fp.Network([3, 5, 2], seed=2).save(path)
+    finally:
+        os.umask(old)
+    assert fp.load(path).widths == [3, 5, 2]
+    assert os.listdir(tmp_path) == ["net.safetensors"]
+    assert path.stat().st_mode & 0o777 == 0o640
 
 
 def test_write_into_missing_directory(tmp_path: Path) -> None:

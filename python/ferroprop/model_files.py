@@ -8,8 +8,10 @@ A ferroprop model file is a plain safetensors file whose `__metadata__` holds fo
 - `config`: a JSON object with the architecture, hyperparameters and classes, as the kind needs.
 
 The tensors are little-endian float32, float64 or int64 arrays (`weights.0`, `biases.0`, … for a
-network). Writes are atomic: the bytes go to a temporary file in the target's directory, which is
-fsynced and then renamed over the target, so a crash leaves either the old file or the new one.
+network). Writes are atomic: the bytes go to a temporary file in the target's directory (an
+unnamed O_TMPFILE one on Linux, which a SIGKILL leaves behind only in the instant it is named),
+which is fsynced and then renamed over the target, so a crash leaves either the old file or the
+new one.
 
 Reading never trusts the file: anything that is not a well-formed model file — truncated,
 corrupted, hostile — raises `ValueError` naming the path, before any large allocation.
@@ -17,16 +19,17 @@ corrupted, hostile — raises `ValueError` naming the path, before any large all
 
 from __future__ import annotations
 
-import contextlib
+import io
 import json
+import math
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
+from ._atomic_write import atomic_write
 from ._core import __version__
 
 #: The `kind` values a model file may hold.
@@ -41,6 +44,8 @@ MAX_PARAMETERS = 2**31
 _DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "I64": np.dtype("<i8")}
 _DTYPE_NAMES = {"float32": _DTYPES["F32"], "float64": _DTYPES["F64"], "int64": _DTYPES["I64"]}
 _METADATA_KEYS = ("format", "kind", "ferroprop_version", "config")
+#: Tensors with more dimensions than this are refused (NumPy 1 allows 32).
+_MAX_NDIM = 32
 
 
 class _Invalid(ValueError):
@@ -94,7 +99,7 @@ def write_model_file(
     import safetensors.numpy
 
     data = _canonical_header(safetensors.numpy.save(arrays, metadata=metadata))
-    _atomic_write(os.fspath(path), data)
+    atomic_write(os.fspath(path), data)
 
 
 def _canonical_header(data: bytes) -> bytes:
@@ -109,50 +114,6 @@ def _canonical_header(data: bytes) -> bytes:
     return data[:8] + text.ljust(n, b" ") + data[8 + n :]
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    """Writes `data` to a temporary file next to `path`, fsyncs it and renames it onto `path`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)[:64]
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{base}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # mkstemp creates the file 0600; give it the mode a plain open() would have: the
-            # replaced file's, or 0666 less the umask for a new one.
-            with contextlib.suppress(OSError, AttributeError):
-                try:
-                    mode = stat.S_IMODE(os.stat(path).st_mode)
-                except OSError:
-                    mode = 0o666 & ~_umask()
-                os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    # Make the rename itself durable (best effort: not every platform can open a directory).
-    with contextlib.suppress(OSError, AttributeError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where /proc allows."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
-
-
 # -- reading ------------------------------------------------------------------------------------
 
 
@@ -162,6 +123,12 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[str, dict[str, np.nda
     The tensors are fresh, writable, aligned float32, float64 or int64 arrays; `config` is the
     decoded JSON object. Only the container is checked here: that the config and tensors fit the
     kind is up to the builder (see `require` and `tensor`).
+
+    The file is read in three steps: the 8-byte header length, the JSON header, which is checked
+    whole (metadata, dtypes, shapes, and offsets that tile exactly the bytes after the header),
+    and only then the tensor data, straight into arrays of the sizes the header declared. So a
+    hostile file costs at most its header's bytes before it is refused, and a valid one costs
+    its tensors and nothing more.
 
     Raises:
         FileNotFoundError, IsADirectoryError, PermissionError: the file cannot be opened.
@@ -177,10 +144,7 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[str, dict[str, np.nda
             raise _error(name, "not a regular file")
         if st.st_size > MAX_FILE_BYTES:
             raise _error(name, f"file is {st.st_size} bytes, more than the {MAX_FILE_BYTES} limit")
-        data = f.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise _error(name, f"file is more than the {MAX_FILE_BYTES} byte limit")
-    return _parse(data, name)
+        return _read(f, st.st_size, name)
 
 
 def _error(name: str, reason: str) -> ValueError:
@@ -188,45 +152,69 @@ def _error(name: str, reason: str) -> ValueError:
 
 
 def _parse(data: bytes, name: str) -> tuple[str, dict[str, np.ndarray], dict]:
-    """`read_model_file` on bytes already read; `name` labels errors. Raises only ValueError."""
+    """`read_model_file` on bytes already in memory; `name` labels errors."""
+    return _read(io.BytesIO(data), len(data), name)
+
+
+def _read(stream: BinaryIO, size: int, name: str) -> tuple[str, dict[str, np.ndarray], dict]:
+    """`read_model_file` on an open stream of `size` bytes. Raises only ValueError (and
+    MemoryError, for a valid file too large for this process)."""
     try:
-        return _parse_unchecked(data)
+        kind, config, layout = _read_header(stream, size)
+        return kind, _read_tensors(stream, layout), config
     except _Invalid as err:
         raise _error(name, _clip(str(err))) from None
     except MemoryError:
         raise
-    except Exception as err:  # safetensors, numpy, json, recursion: never let them escape
+    except Exception as err:  # numpy, json, recursion: never let them escape
         raise _error(name, _clip(f"{type(err).__name__}: {err}")) from err
 
 
-def _parse_unchecked(data: bytes) -> tuple[str, dict[str, np.ndarray], dict]:
-    if len(data) < 8:
-        raise _Invalid(f"file is {len(data)} bytes, too short for a safetensors header")
-    header_len = int.from_bytes(data[:8], "little")
-    if header_len > len(data) - 8:
+class _Entry(NamedTuple):
+    """One tensor of the header: where its bytes are and what they hold."""
+
+    begin: int
+    end: int
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+
+
+def _read_header(stream: BinaryIO, size: int) -> tuple[str, dict, list[_Entry]]:
+    """The kind, the config and the tensors' layout (sorted by offset) of a file of `size` bytes
+    whose stream is at its start; leaves the stream at the first tensor byte."""
+    if size < 8:
+        raise _Invalid(f"file is {size} bytes, too short for a safetensors header")
+    header_len = int.from_bytes(_read_exactly(stream, 8), "little")
+    if header_len > size - 8:
         raise _Invalid(
-            f"header length {header_len} exceeds the {len(data) - 8} bytes after it "
-            "(truncated file?)"
+            f"header length {header_len} exceeds the {size - 8} bytes after it (truncated file?)"
         )
     if header_len > MAX_HEADER_BYTES:
         raise _Invalid(f"header length {header_len} exceeds the {MAX_HEADER_BYTES} byte limit")
     try:
-        header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
+        header = json.loads(_read_exactly(stream, header_len).decode("utf-8"))
     except RecursionError:
         raise _Invalid("header JSON is nested too deeply") from None
     except ValueError as err:  # not UTF-8, not JSON, an integer with too many digits
         raise _Invalid(f"header is not JSON ({err})") from None
     if not isinstance(header, dict):
         raise _Invalid(f"header is a JSON {type(header).__name__}, expected an object")
+    kind, config = _read_metadata(header.get("__metadata__"))
+    entries = [_entry(tname, info) for tname, info in header.items() if tname != "__metadata__"]
+    return kind, config, _tiled(entries, size - 8 - header_len)
 
-    metadata = header.get("__metadata__")
+
+def _read_metadata(metadata: Any) -> tuple[str, dict]:
+    """The kind and decoded config of the header's `__metadata__`."""
     if not isinstance(metadata, dict):
         raise _Invalid("header has no __metadata__ object")
     for key in _METADATA_KEYS:
         if key not in metadata:
             raise _Invalid(f"metadata has no {key!r} entry")
-        if not isinstance(metadata[key], str):
-            raise _Invalid(f"metadata[{key!r}]: expected a string, got {_show(metadata[key])}")
+    for key, value in metadata.items():  # safetensors metadata is string to string
+        if not isinstance(value, str):
+            raise _Invalid(f"metadata[{_show(key)}]: expected a string, got {_show(value)}")
     if metadata["format"] != "ferroprop":
         raise _Invalid(f"metadata['format'] is {_show(metadata['format'])}, not 'ferroprop'")
     kind = metadata["kind"]
@@ -242,32 +230,92 @@ def _parse_unchecked(data: bytes) -> tuple[str, dict[str, np.ndarray], dict]:
         raise _Invalid(f"metadata['config'] is not JSON ({err})") from None
     if not isinstance(config, dict):
         raise _Invalid(f"metadata['config'] is a JSON {type(config).__name__}, expected an object")
+    return kind, config
 
-    for tname, info in header.items():
-        if tname == "__metadata__":
-            continue
-        if not isinstance(info, dict):
-            raise _Invalid(f"tensor {_show(tname)}: header entry is not an object")
-        dtype = info.get("dtype")
-        if not isinstance(dtype, str) or dtype not in _DTYPES:
+
+def _entry(tname: str, info: Any) -> _Entry:
+    """A header's tensor entry, checked: a known dtype, a shape of at most `_MAX_NDIM` sizes
+    >= 0 and `data_offsets` [begin, end] spanning exactly the shape's bytes."""
+    what = f"tensor {_show(tname)}"
+    if not isinstance(info, dict):
+        raise _Invalid(f"{what}: header entry is not an object")
+    dtype = info.get("dtype")
+    if not isinstance(dtype, str) or dtype not in _DTYPES:
+        raise _Invalid(f"{what}: dtype {_show(dtype)} is not supported (expected F32, F64 or I64)")
+    shape = info.get("shape")
+    if not _is_int_list(shape) or len(shape) > _MAX_NDIM or any(n < 0 for n in shape):
+        raise _Invalid(
+            f"{what}: shape {_show(shape)} is not a list of at most {_MAX_NDIM} sizes >= 0"
+        )
+    offsets = info.get("data_offsets")
+    if not _is_int_list(offsets) or len(offsets) != 2 or not 0 <= offsets[0] <= offsets[1]:
+        raise _Invalid(
+            f"{what}: data_offsets {_show(offsets)} is not [begin, end] with 0 <= begin <= end"
+        )
+    begin, end = offsets
+    nbytes = math.prod(shape) * _DTYPES[dtype].itemsize
+    if end - begin != nbytes:
+        raise _Invalid(
+            f"{what}: data_offsets {_show(offsets)} span {end - begin} bytes, but "
+            f"{dtype} {_show(shape)} takes {nbytes}"
+        )
+    return _Entry(begin, end, tname, _DTYPES[dtype], tuple(shape))
+
+
+def _is_int_list(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    )
+
+
+def _tiled(entries: list[_Entry], data_len: int) -> list[_Entry]:
+    """`entries` sorted by offset, which must tile the `data_len` bytes after the header exactly:
+    no gap, no overlap, nothing left over (as safetensors requires)."""
+    entries = sorted(entries, key=lambda e: (e.begin, e.end, e.name))
+    position = 0
+    for e in entries:
+        if e.begin != position:
+            problem = "overlaps the tensor before it" if e.begin < position else "leaves a gap"
             raise _Invalid(
-                f"tensor {_show(tname)}: dtype {_show(dtype)} is not supported "
-                "(expected F32, F64 or I64)"
+                f"tensor {_show(e.name)}: data_offsets [{e.begin}, {e.end}] {problem} "
+                f"(expected it to start at {position})"
             )
+        position = e.end
+    if position != data_len:
+        raise _Invalid(
+            f"the tensors take {position} bytes, but the file holds {data_len} after the header "
+            "(truncated, or trailing data)"
+        )
+    return entries
 
-    import safetensors.numpy
 
-    try:
-        loaded = safetensors.numpy.load(data)
-    except Exception as err:
-        raise _Invalid(f"safetensors: {err}") from None
+def _read_tensors(stream: BinaryIO, layout: list[_Entry]) -> dict[str, np.ndarray]:
+    """The tensors of `layout`, read in order straight into fresh native-endian arrays."""
     tensors: dict[str, np.ndarray] = {}
-    for tname, arr in loaded.items():
-        if arr.dtype.newbyteorder("<") not in _DTYPES.values():
-            raise _Invalid(f"tensor {_show(tname)}: unsupported dtype {arr.dtype}")
-        # A copy: aligned (the file's offsets need not be), writable, not tied to `data`.
-        tensors[tname] = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C", copy=True)
-    return kind, tensors, config
+    for e in layout:
+        arr = np.empty(e.shape, dtype=e.dtype.newbyteorder("="))
+        _read_into(stream, arr.reshape(-1).view(np.uint8))
+        if not e.dtype.isnative:  # the file is little-endian
+            arr.byteswap(inplace=True)
+        tensors[e.name] = arr
+    return tensors
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        raise _Invalid("file ended early (it changed while being read?)")
+    return data
+
+
+def _read_into(stream: BinaryIO, buffer: np.ndarray) -> None:
+    view = memoryview(buffer)
+    done = 0
+    while done < len(view):
+        got = stream.readinto(view[done:])
+        if not got:
+            raise _Invalid("file ended early (it changed while being read?)")
+        done += got
 
 
 def _reject_constant(token: str) -> Any:

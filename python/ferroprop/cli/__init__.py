@@ -4,11 +4,15 @@
 ``dataset-fashion-mnist``) or on the user's own ``.npz``/``.csv`` file, shows a progress bar per
 epoch and reports the test accuracy; ``ferroprop predict`` applies a saved model to a file.
 Also runnable as ``python -m ferroprop``. Exit codes: 0 success, 1 training diverged,
-2 bad usage or bad input (a one-line message, no traceback), 130 interrupted.
+2 bad usage or bad input (a one-line message, no traceback; also for data or a network too
+large for memory), 3 an internal error of the engine (a bug: a one-line message), 130
+interrupted.
 
 This module holds ``main`` and the argument parser; the rest is in ``options`` (defaults and
-argument types), ``data`` (reading, checking and splitting the data), ``progress`` (the
-per-epoch bars), ``train`` and ``predict`` (the two commands) and ``errors`` (``CLIError``).
+argument types), ``data`` (reading, checking and splitting the data), ``npz`` (reading ``.npz``
+files without trusting their headers), ``labels`` (class labels and regression targets),
+``progress`` (the per-epoch bars), ``train`` and ``predict`` (the two commands) and ``errors``
+(``CLIError`` and the path checks).
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import argparse
 import os
 import sys
 import time
+from typing import NoReturn
+
+import ferroprop
 
 from ..datasets import DEFAULT_FASHION_MNIST_DIR
 from . import predict, train
@@ -29,21 +36,45 @@ from .options import (
     DEFAULT_LR,
     DEFAULT_TEST_FRACTION,
     DEFAULT_VAL_FRACTION,
+    MAX_SIZE,
+    MAX_THREADS,
     activation_names,
     fraction,
     hidden_widths,
-    nonneg_int,
     positive_float,
-    positive_int,
+    seed,
+    size,
+    thread_count,
 )
 
 __all__ = ["main"]
 
+EXIT_DIVERGED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+_EXIT_CODES = (
+    "exit codes: 0 success, 1 training diverged, 2 bad usage or bad input (also data or a "
+    "network too large for memory), 3 internal error of the engine (please report it), "
+    "130 interrupted"
+)
+# What the engine raises for its own bugs (`ferroprop.InternalError`, a RuntimeError, in builds
+# that have it).
+_INTERNAL_ERRORS = (getattr(ferroprop, "InternalError", RuntimeError), RuntimeError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line (the full usage is a --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ferroprop",
         description="Train multilayer perceptrons on the CPU with ferroprop, and predict.",
+        epilog=_EXIT_CODES,
     )
     sub = parser.add_subparsers(dest="command", metavar="{train,predict}")
     sub.required = True
@@ -56,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
             "Fashion-MNIST (Debian package dataset-fashion-mnist) with defaults that reach "
             "about 0.90 test accuracy."
         ),
+        epilog=_EXIT_CODES,
     )
     data = t.add_argument_group("data")
     data.add_argument(
@@ -100,7 +132,8 @@ def _parser() -> argparse.ArgumentParser:
         type=hidden_widths,
         default=list(DEFAULT_HIDDEN),
         metavar="W1,W2,...",
-        help=f"hidden layer widths, or 'none' (default: {','.join(map(str, DEFAULT_HIDDEN))})",
+        help=f"hidden layer widths, each in 1..{MAX_SIZE}, or 'none' "
+        f"(default: {','.join(map(str, DEFAULT_HIDDEN))})",
     )
     model.add_argument(
         "--activation",
@@ -131,27 +164,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--epochs",
-        type=positive_int,
+        type=size,
         default=DEFAULT_EPOCHS,
-        help="passes over the training data (default: %(default)s)",
+        help=f"passes over the training data, 1..{MAX_SIZE} (default: %(default)s)",
     )
     model.add_argument(
         "--batch-size",
-        type=positive_int,
+        type=size,
         default=DEFAULT_BATCH_SIZE,
-        help="mini-batch size (default: %(default)s)",
+        help=f"mini-batch size, 1..{MAX_SIZE} (default: %(default)s)",
     )
     model.add_argument(
         "--seed",
-        type=nonneg_int,
+        type=seed,
         default=0,
-        help="seeds initialisation, shuffles and splits (default: %(default)s)",
+        help="seeds initialisation, shuffles and splits, 0..2**64-1 (default: %(default)s)",
     )
     model.add_argument(
         "--threads",
-        type=positive_int,
+        type=thread_count,
         default=None,
-        help="worker threads (default: the library's, FERROPROP_NUM_THREADS or all cores)",
+        help=f"worker threads, 1..{MAX_THREADS} (default: the library's, FERROPROP_NUM_THREADS "
+        "or all cores)",
     )
     model.add_argument(
         "--dtype",
@@ -181,6 +215,7 @@ def _parser() -> argparse.ArgumentParser:
         "predict",
         help="predict with a saved model",
         description="Apply a model saved by `ferroprop train --save` to the rows of a file.",
+        epilog=_EXIT_CODES,
     )
     p.add_argument("model", metavar="MODEL", help="a model file written by --save")
     p.add_argument(
@@ -205,27 +240,44 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``ferroprop train|predict`` with ``argv`` (default ``sys.argv[1:]``).
 
-    Returns the exit code: 0 success, 1 training diverged, 2 bad usage or bad input (the message
-    goes to stderr without a traceback), 130 interrupted by Ctrl-C.
+    Returns the exit code (see ``_EXIT_CODES``); every error is one line on stderr, without a
+    traceback.
     """
     started = time.perf_counter()
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed by argparse
-        return exc.code if isinstance(exc.code, int) else 2
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    prefix = f"ferroprop {args.command}: error:"
     try:
         if args.command == "train":
             return train.run(args, started)
         return predict.run(args)
     except CLIError as exc:
-        print(f"ferroprop {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"{prefix} {_one_line(exc, limit=None)}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:  # what was too big is named where it can be; this is the rest
+        print(f"{prefix} out of memory", file=sys.stderr)
+        return EXIT_USAGE
+    except _INTERNAL_ERRORS as exc:
+        print(
+            f"{prefix} internal error ({type(exc).__name__}): {_one_line(exc)} "
+            "(a bug in ferroprop; please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         print("\nferroprop: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `ferroprop predict ... | head`: stop quietly, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+
+
+def _one_line(exc: BaseException, limit: int | None = 300) -> str:
+    """The message of `exc` on one line, clipped to `limit` characters."""
+    text = str(exc).replace("\r", " ").replace("\n", " ")
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import numpy as np
 
 from ..datasets import DEFAULT_FASHION_MNIST_DIR, load_fashion_mnist
 from .errors import CLIError, existing_file
+from .labels import encode_classes, regression_targets, rows
+from .npz import load_npz
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Dataset:
     y_test: np.ndarray
     X_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
-    class_names: list[str] | None = None  # set when string labels were mapped to indices
+    class_names: list[str] | None = None  # the labels of the class indices, unless 0..K-1
     n_outputs: int = 0
     feature_names: list[str] = field(default_factory=list)
 
@@ -104,98 +105,22 @@ def csv_columns(
     return X, y, names
 
 
-def load_npz(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            available = list(npz.files)
-            return {k: np.asarray(npz[k]) for k in keys if k in available} | {
-                "__files__": np.array(available)
-            }
-    except (OSError, ValueError, EOFError) as exc:
-        raise CLIError(f"{path}: cannot read .npz: {exc}") from None
-
-
 def features(X: np.ndarray, what: str) -> np.ndarray:
+    """`X` as a float64 (samples, features) matrix with at least one row and one column."""
     if X.ndim == 1:
         X = X.reshape(-1, 1)
     if X.ndim != 2:
         raise CLIError(f"{what}: expected a 2-D array (samples, features), got shape {X.shape}")
     if X.dtype.kind not in "biuf":
         raise CLIError(f"{what}: expected numbers, got dtype {X.dtype}")
+    if X.shape[0] == 0:
+        raise CLIError(f"{what}: no rows (shape {X.shape})")
+    if X.shape[1] == 0:
+        raise CLIError(f"{what}: no feature columns (shape {X.shape})")
     X = X.astype(np.float64, copy=False)
     if not np.isfinite(X).all():
         raise CLIError(f"{what}: contains NaN or infinite values")
     return X
-
-
-def _as_int_labels(raw: np.ndarray) -> np.ndarray | None:
-    """Integer class indices if the labels are non-negative integers (as numbers or text)."""
-    if raw.dtype.kind == "b":
-        return raw.astype(np.int64)
-    if raw.dtype.kind in "iu":
-        return raw.astype(np.int64) if (raw.size == 0 or raw.min() >= 0) else None
-    if raw.dtype.kind == "f":
-        if np.isfinite(raw).all() and (raw == np.round(raw)).all() and (raw >= 0).all():
-            return raw.astype(np.int64)
-        return None
-    if raw.dtype.kind in "US":
-        text = raw.astype(str)
-        if all(s.isascii() and s.isdigit() for s in text.ravel()):
-            return text.astype(np.int64)
-    return None
-
-
-def _label_order(name: str) -> tuple[int, float, str]:
-    """Numbers (such as negative integers) in numeric order, before other names."""
-    try:
-        return (0, float(name), name)
-    except ValueError:
-        return (1, 0.0, name)
-
-
-def _encode_labels(
-    parts: list[np.ndarray], what: str
-) -> tuple[list[np.ndarray], list[str] | None, int]:
-    """Class labels of train and test -> int64 indices, the class names (string labels only)
-    and the number of classes. Non-negative integers are used as indices as they are."""
-    for raw in parts:
-        if raw.ndim != 1:
-            raise CLIError(f"{what}: class labels must be 1-D, got shape {raw.shape}")
-    ints = [_as_int_labels(raw) for raw in parts]
-    if all(i is not None for i in ints):
-        n_classes = int(max(int(i.max()) for i in ints if i.size)) + 1  # type: ignore[union-attr]
-        return ints, None, max(n_classes, 2)  # type: ignore[return-value]
-    if any(raw.dtype.kind in "f" for raw in parts):
-        raise CLIError(
-            f"{what}: labels are not class labels (non-integer or negative numbers); "
-            "use --task regression for numeric targets"
-        )
-    texts = [raw.astype(str) for raw in parts]
-    names = sorted(set(texts[0].tolist()), key=_label_order)
-    index = {name: i for i, name in enumerate(names)}
-    unseen = sorted(set().union(*(set(t.tolist()) for t in texts[1:])) - set(names))
-    if unseen:
-        raise CLIError(f"{what}: test labels not in the training labels: {unseen[:5]}")
-    coded = [np.array([index[s] for s in t.tolist()], dtype=np.int64) for t in texts]
-    return coded, names, max(len(names), 2)
-
-
-def _regression_targets(parts: list[np.ndarray], what: str) -> tuple[list[np.ndarray], int]:
-    out = []
-    for raw in parts:
-        try:
-            y = raw.astype(np.float64)
-        except ValueError:
-            raise CLIError(f"{what}: regression targets must be numeric") from None
-        if y.ndim not in (1, 2):
-            raise CLIError(f"{what}: expected targets (n,) or (n, k), got shape {y.shape}")
-        if not np.isfinite(y).all():
-            raise CLIError(f"{what}: targets contain NaN or infinite values")
-        out.append(y)
-    n_out = 1 if out[0].ndim == 1 else out[0].shape[1]
-    if any((1 if y.ndim == 1 else y.shape[1]) != n_out for y in out):
-        raise CLIError(f"{what}: train and test targets have different widths")
-    return out, n_out
 
 
 def _split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -232,8 +157,7 @@ def load_train_data(args: argparse.Namespace) -> Dataset:
         name = path.name
         suffix = path.suffix.lower()
         if suffix == ".npz":
-            arrays = load_npz(path, ("X", "y", "X_test", "y_test"))
-            files = arrays["__files__"].tolist()
+            arrays, files = load_npz(path, ("X", "y", "X_test", "y_test"))
             missing = [k for k in ("X", "y") if k not in arrays]
             if missing:
                 raise CLIError(
@@ -250,7 +174,7 @@ def load_train_data(args: argparse.Namespace) -> Dataset:
                     raise CLIError(
                         f"{path}: X_test has {X_test.shape[1]} features but X has {X.shape[1]}"
                     )
-            if len(raw_y) != len(X):
+            if rows(raw_y, f"{path}: y") != len(X):
                 raise CLIError(f"{path}: X has {len(X)} rows but y has {len(raw_y)}")
         elif suffix == ".csv":
             X, cells, feature_names = csv_columns(path, args.target, need_target=True)
@@ -266,15 +190,15 @@ def load_train_data(args: argparse.Namespace) -> Dataset:
                     f"{path}: {len(X)} rows are too few for --test-fraction {args.test_fraction}"
                 )
             X, X_test, raw_test, raw_y = X[keep], X[held], raw_y[held], raw_y[keep]
-        elif len(raw_test) != len(X_test):
+        elif rows(raw_test, f"{path}: y_test") != len(X_test):
             raise CLIError(f"{path}: X_test has {len(X_test)} rows but y_test has {len(raw_test)}")
 
     what = f"{name}: y"
     class_names = None
     if args.task == "classification":
-        (y, y_test), class_names, n_outputs = _encode_labels([raw_y, raw_test], what)
+        (y, y_test), class_names, n_outputs = encode_classes([raw_y, raw_test], what)
     else:
-        (y, y_test), n_outputs = _regression_targets([raw_y, raw_test], what)
+        (y, y_test), n_outputs = regression_targets([raw_y, raw_test], what)
     if args.data is None:
         n_outputs = max(n_outputs, 10)  # Fashion-MNIST has ten classes, whatever a file holds
 

@@ -19,6 +19,12 @@ DEFAULT_LR = {"adam": 1e-3, "sgd": 0.05}
 DEFAULT_VAL_FRACTION = 0.1
 DEFAULT_TEST_FRACTION = 0.2
 
+# Bounds of the integer options, checked when they are parsed (beyond them the engine would
+# overflow, or a run would never end).
+MAX_THREADS = 1024
+MAX_SIZE = 2**31 - 1  # --epochs, --batch-size and each --hidden width
+MAX_SEED = 2**64 - 1
+
 
 def hidden_widths(text: str) -> list[int]:
     """``"256,128"`` -> ``[256, 128]``; ``""`` or ``"none"`` -> no hidden layer."""
@@ -33,8 +39,10 @@ def hidden_widths(text: str) -> list[int]:
             raise argparse.ArgumentTypeError(
                 f"expected comma-separated positive integers such as 256,128, got {text!r}"
             ) from None
-        if width <= 0:
-            raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+        if not 1 <= width <= MAX_SIZE:
+            raise argparse.ArgumentTypeError(
+                f"layer widths must be integers in [1, {MAX_SIZE}], got {text!r}"
+            )
         widths.append(width)
     return widths
 
@@ -67,7 +75,13 @@ def _checked(
     return parse
 
 
-positive_int = _checked(int, lambda v: v > 0, "a positive integer")
-nonneg_int = _checked(int, lambda v: v >= 0, "an integer >= 0")
+def int_in(low: int, high: int) -> Callable[[str], Any]:
+    """An argparse type for an integer in [low, high]."""
+    return _checked(int, lambda v: low <= v <= high, f"an integer in [{low}, {high}]")
+
+
+thread_count = int_in(1, MAX_THREADS)
+size = int_in(1, MAX_SIZE)
+seed = int_in(0, MAX_SEED)
 positive_float = _checked(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 fraction = _checked(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")

@@ -7,32 +7,31 @@ import argparse
 import csv
 import io
 import sys
-from collections.abc import Callable
 
 import numpy as np
 
-from .. import Network
-from .data import csv_columns, features, load_npz
+from .. import Network, load
+from .data import csv_columns, features
 from .errors import CLIError, check_writable, existing_file
+from .npz import load_npz
 
 
 def run(args: argparse.Namespace) -> int:
     """``ferroprop predict`` with parsed ``args``: one CSV row per input row, the predicted class
     (its name when the model file has class names) or values, and with ``--proba`` the class
     probabilities. Returns the exit code; raises CLIError for bad input."""
-    import ferroprop
-
-    load: Callable[[str], Network] | None = getattr(ferroprop, "load", None)
-    if load is None:
-        raise CLIError("this ferroprop has no ferroprop.load (update ferroprop)")
     model_path = existing_file(args.model)
     path = existing_file(args.data)
     if args.out != "-":
         check_writable(args.out, "--out")
     try:
         net = load(str(model_path))
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise CLIError(f"{model_path}: cannot load the model: {exc}") from None
+    except ValueError as exc:  # the message names the file
+        raise CLIError(f"cannot load the model: {exc}") from None
+    except OSError as exc:
+        raise CLIError(f"{model_path}: cannot load the model: {exc.strerror or exc}") from None
+    except MemoryError:
+        raise CLIError(f"{model_path}: not enough memory to load the model") from None
     if not isinstance(net, Network):
         raise CLIError(
             f"{model_path}: holds a {type(net).__name__}, not a Network; load it in Python with "
@@ -41,10 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        arrays = load_npz(path, ("X",))
+        arrays, files = load_npz(path, ("X",))
         if "X" not in arrays:
-            files = ", ".join(arrays["__files__"].tolist()) or "-"
-            raise CLIError(f"{path}: no array X (arrays: {files})")
+            raise CLIError(f"{path}: no array X (arrays: {', '.join(files) or '-'})")
         X = features(arrays["X"], f"{path}: X")
         n_cols_hint = ""
     elif suffix == ".csv":

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import SGD, Adam, DivergenceError, Network, get_num_threads, set_num_threads
+from ..model_files import MAX_PARAMETERS
 from .data import load_train_data
 from .errors import CLIError, check_writable
 from .options import DEFAULT_LR
@@ -24,12 +25,20 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed & 0xFFFFFFFF, epoch]).generate_state(1)[0])
 
 
+def _diverged(reason: str) -> int:
+    """Reports a diverged run (nothing is saved or written); returns its exit code, 1."""
+    print(
+        f"ferroprop train: error: training diverged: {' '.join(reason.split())}; "
+        "try a smaller --lr",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def run(args: argparse.Namespace, started: float) -> int:
     """``ferroprop train`` with parsed ``args``; ``started`` is when the command began (for the
     wall time). Returns the exit code; raises CLIError for bad input."""
     if args.save is not None:
-        if not hasattr(Network, "save"):
-            raise CLIError("--save: this ferroprop has no Network.save (update ferroprop)")
         check_writable(args.save, "--save")
     if args.metrics_out is not None:
         check_writable(args.metrics_out, "--metrics-out")
@@ -40,23 +49,35 @@ def run(args: argparse.Namespace, started: float) -> int:
     if args.threads is not None:
         set_num_threads(args.threads)
 
-    data = load_train_data(args)
+    try:
+        data = load_train_data(args)
+    except MemoryError:
+        source = f"--data {args.data}" if args.data is not None else "Fashion-MNIST"
+        raise CLIError(f"not enough memory to load the data ({source})") from None
     widths = [data.X_train.shape[1], *args.hidden, data.n_outputs]
-    activation: str | list[str] = (
-        args.activation[0] if len(args.activation) == 1 else args.activation
-    )
+    shape = "-".join(map(str, widths))
+    count = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=False))
+    if args.save is not None and count > MAX_PARAMETERS:
+        raise CLIError(
+            f"--hidden: the network {shape} has {count} parameters, more than the "
+            f"{MAX_PARAMETERS} a model file can hold (--save)"
+        )
     loss_name = "cross_entropy" if args.task == "classification" else "mse"
     try:
         net = Network(
             widths,
-            activation=activation,
+            activation=args.activation[0] if len(args.activation) == 1 else args.activation,
             loss=loss_name,
             dtype=args.dtype,
             init="he",
             seed=args.seed,
         )
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise CLIError(str(exc)) from None
+    except MemoryError:
+        raise CLIError(
+            f"--hidden: the network {shape} ({count} parameters) does not fit in memory"
+        ) from None
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     if args.optimizer == "adam":
         optimizer: Any = Adam(lr=lr)
@@ -68,7 +89,7 @@ def run(args: argparse.Namespace, started: float) -> int:
     act_text = ",".join(args.activation)
     print(
         f"{data.name}: {n_train} train / {n_val} validation / {len(data.X_test)} test rows; "
-        f"network {'-'.join(map(str, widths))} {act_text} ({loss_name}, {args.dtype}); "
+        f"network {shape} {act_text} ({loss_name}, {args.dtype}); "
         f"{args.optimizer} lr {lr:g} ({args.lr_schedule}), batch {args.batch_size}, "
         f"{args.epochs} epochs, {get_num_threads()} thread(s)",
         flush=True,
@@ -113,12 +134,19 @@ def run(args: argparse.Namespace, started: float) -> int:
             train_seconds += time.perf_counter() - t0
     except DivergenceError as exc:
         progress.close()
-        print(
-            f"ferroprop train: error: training diverged: {exc}; try a smaller --lr", file=sys.stderr
-        )
-        return 1
+        return _diverged(str(exc))
+    except (ValueError, TypeError) as exc:
+        raise CLIError(f"training failed: {exc}") from None
+    except MemoryError:
+        raise CLIError(
+            f"not enough memory to train the network {shape} ({count} parameters) with "
+            f"--batch-size {args.batch_size}; try a smaller --batch-size or --hidden"
+        ) from None
     finally:
         progress.close()
+    if not all(np.isfinite(p).all() for p in (*net.weights, *net.biases)):
+        # A model `predict` would refuse: not reported as trained, and not saved.
+        return _diverged(f"the parameters are NaN or infinite after epoch {epoch}")
 
     metrics: dict[str, Any] = {"dataset": data.name}
     if args.task == "classification":
