@@ -145,6 +145,9 @@ class _BaseMLP(BaseEstimator):
             widths, [self.activation], self._engine_loss(), np.dtype(dtype).name, "glorot", 0
         )
         self._push_parameters()
+        # An optimizer's moments belong to the network it updated (the core refuses another).
+        if getattr(self, "_optimizer", None) is not None:
+            self._optimizer.reset()
         # Made here, with the fitted state, so that predicting never adds to `__dict__`.
         self._prediction_cache = _PredictionCache()
 

@@ -6,6 +6,7 @@
 mod access;
 mod arrays;
 mod errors;
+mod extract;
 mod fit;
 mod network;
 mod optimizers;

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use pyo3::prelude::*;
 
 use super::errors::guarded;
+use super::extract::{flag_or, pair_or, real, real_or};
 use crate::error::{Error, Result};
 use crate::optimizers::{OptimizerConfig, OptimizerState};
 
@@ -106,8 +107,9 @@ impl Optimizer {
     }
 
     #[setter]
-    fn set_lr(&self, lr: f64) -> PyResult<()> {
+    fn set_lr(&self, lr: &Bound<'_, PyAny>) -> PyResult<()> {
         guarded("Optimizer.lr", || {
+            let lr = real(lr, "lr")?;
             let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner());
             Ok(config.set_lr(lr)?)
         })
@@ -187,14 +189,19 @@ pub struct Sgd;
 #[pymethods]
 impl Sgd {
     #[new]
-    #[pyo3(signature = (lr, momentum = 0.0, nesterov = false, weight_decay = 0.0))]
+    #[pyo3(signature = (lr, momentum = None, nesterov = None, weight_decay = None))]
     fn new(
-        lr: f64,
-        momentum: f64,
-        nesterov: bool,
-        weight_decay: f64,
+        lr: &Bound<'_, PyAny>,
+        momentum: Option<&Bound<'_, PyAny>>,
+        nesterov: Option<&Bound<'_, PyAny>>,
+        weight_decay: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let config = OptimizerConfig::sgd(lr, momentum, nesterov, weight_decay)?;
+        let config = OptimizerConfig::sgd(
+            real(lr, "lr")?,
+            real_or(momentum, "momentum", 0.0)?,
+            flag_or(nesterov, "nesterov", false)?,
+            real_or(weight_decay, "weight_decay", 0.0)?,
+        )?;
         Ok(PyClassInitializer::from(with_config(config)).add_subclass(Sgd))
     }
 }
@@ -206,14 +213,20 @@ pub struct Adam;
 #[pymethods]
 impl Adam {
     #[new]
-    #[pyo3(signature = (lr = 1e-3, betas = (0.9, 0.999), eps = 1e-8, weight_decay = 0.0))]
+    #[pyo3(signature = (lr = None, betas = None, eps = None, weight_decay = None))]
     fn new(
-        lr: f64,
-        betas: (f64, f64),
-        eps: f64,
-        weight_decay: f64,
+        lr: Option<&Bound<'_, PyAny>>,
+        betas: Option<&Bound<'_, PyAny>>,
+        eps: Option<&Bound<'_, PyAny>>,
+        weight_decay: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let config = OptimizerConfig::adam(lr, betas, eps, weight_decay, false)?;
+        let config = OptimizerConfig::adam(
+            real_or(lr, "lr", 1e-3)?,
+            pair_or(betas, "betas", (0.9, 0.999))?,
+            real_or(eps, "eps", 1e-8)?,
+            real_or(weight_decay, "weight_decay", 0.0)?,
+            false,
+        )?;
         Ok(PyClassInitializer::from(with_config(config)).add_subclass(Adam))
     }
 }
@@ -225,14 +238,20 @@ pub struct AdamW;
 #[pymethods]
 impl AdamW {
     #[new]
-    #[pyo3(signature = (lr = 1e-3, betas = (0.9, 0.999), eps = 1e-8, weight_decay = 0.01))]
+    #[pyo3(signature = (lr = None, betas = None, eps = None, weight_decay = None))]
     fn new(
-        lr: f64,
-        betas: (f64, f64),
-        eps: f64,
-        weight_decay: f64,
+        lr: Option<&Bound<'_, PyAny>>,
+        betas: Option<&Bound<'_, PyAny>>,
+        eps: Option<&Bound<'_, PyAny>>,
+        weight_decay: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let config = OptimizerConfig::adam(lr, betas, eps, weight_decay, true)?;
+        let config = OptimizerConfig::adam(
+            real_or(lr, "lr", 1e-3)?,
+            pair_or(betas, "betas", (0.9, 0.999))?,
+            real_or(eps, "eps", 1e-8)?,
+            real_or(weight_decay, "weight_decay", 0.01)?,
+            true,
+        )?;
         Ok(PyClassInitializer::from(with_config(config)).add_subclass(AdamW))
     }
 }
@@ -245,8 +264,16 @@ pub struct SklearnSgd;
 impl SklearnSgd {
     #[new]
     #[pyo3(signature = (lr, momentum, nesterov))]
-    fn new(lr: f64, momentum: f64, nesterov: bool) -> PyResult<PyClassInitializer<Self>> {
-        let config = OptimizerConfig::sklearn_sgd(lr, momentum, nesterov)?;
+    fn new(
+        lr: &Bound<'_, PyAny>,
+        momentum: &Bound<'_, PyAny>,
+        nesterov: &Bound<'_, PyAny>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let config = OptimizerConfig::sklearn_sgd(
+            real(lr, "lr")?,
+            real(momentum, "momentum")?,
+            flag_or(Some(nesterov), "nesterov", false)?,
+        )?;
         Ok(PyClassInitializer::from(with_config(config)).add_subclass(SklearnSgd))
     }
 }
@@ -259,8 +286,18 @@ pub struct SklearnAdam;
 impl SklearnAdam {
     #[new]
     #[pyo3(signature = (lr, beta_1, beta_2, epsilon))]
-    fn new(lr: f64, beta_1: f64, beta_2: f64, epsilon: f64) -> PyResult<PyClassInitializer<Self>> {
-        let config = OptimizerConfig::sklearn_adam(lr, beta_1, beta_2, epsilon)?;
+    fn new(
+        lr: &Bound<'_, PyAny>,
+        beta_1: &Bound<'_, PyAny>,
+        beta_2: &Bound<'_, PyAny>,
+        epsilon: &Bound<'_, PyAny>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let config = OptimizerConfig::sklearn_adam(
+            real(lr, "lr")?,
+            real(beta_1, "beta_1")?,
+            real(beta_2, "beta_2")?,
+            real(epsilon, "epsilon")?,
+        )?;
         Ok(PyClassInitializer::from(with_config(config)).add_subclass(SklearnAdam))
     }
 }

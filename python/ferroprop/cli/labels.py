@@ -2,8 +2,10 @@
 ``LabelEncoder`` does), or regression targets checked and made float.
 
 Class labels may be integers (any range: 50000000 is a class, not an output width), integral
-floats, booleans or text. The classes are the distinct training labels in sorted order (numbers
-numerically); label ``classes[i]`` becomes index ``i``. When the classes are exactly 0..K-1 the
+floats, booleans or text. The classes are the distinct labels in sorted order (numbers
+numerically) of the training and test labels together — a test label the training data lacks
+is a class the network never predicts, which counts as an error, as in scikit-learn's
+``score``; label ``classes[i]`` becomes index ``i``. When the classes are exactly 0..K-1 the
 indices are the labels and no names are needed; otherwise the model file keeps the names, so
 that ``ferroprop predict`` prints the original labels.
 """
@@ -83,25 +85,21 @@ def encode_classes(
     parts: list[np.ndarray], what: str
 ) -> tuple[list[np.ndarray], list[str] | None, int]:
     """Class labels of train (`parts[0]`) and test -> int64 class indices, the class names (None
-    when the classes are 0..K-1) and the number of outputs (at least 2)."""
+    when the classes are 0..K-1) and the number of outputs (at least 2). The classes are those
+    of every part."""
     keys = [_label_keys(raw, what) for raw in parts]
     if any(k.dtype.kind == "U" for k in keys):  # mixed text and numbers compare as text
         keys = [k.astype(str) for k in keys]
     if keys[0].size == 0:
         raise CLIError(f"{what}: no training labels")
-    if keys[0].dtype.kind == "U":
-        classes = np.array(sorted(set(keys[0].tolist()), key=_label_order), dtype=str)
+    every = np.concatenate(keys)
+    if every.dtype.kind == "U":
+        classes = np.array(sorted(set(every.tolist()), key=_label_order), dtype=str)
         index = {name: i for i, name in enumerate(classes.tolist())}
-        coded = [np.array([index.get(s, -1) for s in k.tolist()], dtype=np.int64) for k in keys]
+        coded = [np.array([index[s] for s in k.tolist()], dtype=np.int64) for k in keys]
     else:
-        classes = np.unique(keys[0])
+        classes = np.unique(every)
         coded = [np.searchsorted(classes, k).astype(np.int64) for k in keys]
-    for k, codes in zip(keys, coded, strict=True):
-        known = (codes >= 0) & (codes < len(classes))
-        known[known] = classes[codes[known]] == k[known]
-        if not known.all():
-            unseen = sorted(set(k[~known].tolist()))
-            raise CLIError(f"{what}: test labels not in the training labels: {unseen[:5]}")
     identity = classes.dtype.kind == "i" and np.array_equal(classes, np.arange(len(classes)))
     names = None if identity else [str(c) for c in classes.tolist()]
     return coded, names, max(len(classes), 2)
