@@ -710,7 +710,7 @@ impl<T: Scalar> Network<T> {
             if alpha != 0.0 {
                 kernels::add_scaled(dw, decay, &params.weights[l].read()[span]);
             }
-            peak = peak.max(kernels::finite_max_abs(dw).f64());
+            peak = peak.max(kernels::finite_max_abs(dw));
         }
         let mut loss = f64::NAN;
         if team.is_leader() {
@@ -788,7 +788,7 @@ impl<T: Scalar> Network<T> {
         for (l, layer) in self.layers.iter().enumerate() {
             let db = grads.biases[l].part(0..layer.fan_out);
             kernels::column_sums(db, &ws.dz[l].read()[..rows * layer.fan_out]);
-            peak = peak.max(kernels::finite_max_abs(db).f64());
+            peak = peak.max(kernels::finite_max_abs(db));
         }
         peak
     }

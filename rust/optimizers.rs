@@ -6,7 +6,7 @@
 
 use crate::error::{filled, Error, Result};
 use crate::kernels::Shared;
-use crate::kernels::{self, AdamStep, Grad, Peaks, SgdStep, SklearnAdamStep, SklearnSgdStep};
+use crate::kernels::{self, AdamStep, Grad, SgdStep, SklearnAdamStep, SklearnSgdStep};
 use crate::network::Network;
 use crate::scalar::Scalar;
 
@@ -184,14 +184,14 @@ impl OptimizerConfig {
 
     /// One update of `param` from `grad` at step `t` (1-based), given this parameter's
     /// buffers (`[momentum]`, `[]`, or `[m, v]`). Elementwise, so any split of a parameter
-    /// into ranges updates it exactly as a whole. Returns the largest magnitudes written.
+    /// into ranges updates it exactly as a whole.
     pub fn update<T: Scalar>(
         &self,
         t: u64,
         param: &mut [T],
         grad: Grad<'_, T>,
         buffers: &mut [&mut [T]],
-    ) -> Peaks<T> {
+    ) {
         match *self {
             OptimizerConfig::Sgd {
                 lr,
@@ -207,7 +207,7 @@ impl OptimizerConfig {
                     first: t == 1,
                 };
                 let buf = buffers.first_mut().map_or(&mut [][..], |b| &mut b[..]);
-                kernels::sgd(param, grad, buf, step)
+                kernels::sgd(param, grad, buf, step);
             }
             OptimizerConfig::Adam {
                 lr,
@@ -232,7 +232,7 @@ impl OptimizerConfig {
                     }),
                 };
                 let (m, v) = buffers.split_at_mut(1);
-                kernels::adam(param, grad, m[0], v[0], step)
+                kernels::adam(param, grad, m[0], v[0], step);
             }
             OptimizerConfig::SklearnSgd {
                 lr,
@@ -244,7 +244,7 @@ impl OptimizerConfig {
                     momentum: T::of(momentum),
                     nesterov,
                 };
-                kernels::sklearn_sgd(param, grad, buffers[0], step)
+                kernels::sklearn_sgd(param, grad, buffers[0], step);
             }
             OptimizerConfig::SklearnAdam {
                 lr,
@@ -260,24 +260,55 @@ impl OptimizerConfig {
                     lr: T::of(lr * (1.0 - beta2.powf(t)).sqrt() / (1.0 - beta1.powf(t))),
                 };
                 let (m, v) = buffers.split_at_mut(1);
-                kernels::sklearn_adam(param, grad, m[0], v[0], step)
+                kernels::sklearn_adam(param, grad, m[0], v[0], step);
             }
         }
     }
 }
 
+/// Upper bounds of `|value|` over parameters and each of their state buffers (0 for a buffer
+/// the optimizer does not have), in f64.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Peaks {
+    pub param: f64,
+    pub state: [f64; 2],
+}
+
+impl Peaks {
+    pub const ZERO: Peaks = Peaks {
+        param: 0.0,
+        state: [0.0; 2],
+    };
+
+    /// The elementwise larger of the two (a NaN wins).
+    pub fn max(self, o: Peaks) -> Peaks {
+        let m = |a: f64, b: f64| {
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else {
+                a.max(b)
+            }
+        };
+        Peaks {
+            param: m(self.param, o.param),
+            state: [m(self.state[0], o.state[0]), m(self.state[1], o.state[1])],
+        }
+    }
+}
+
 impl OptimizerConfig {
-    /// Whether step `t` of [`Self::update`] in float type `T` is certain to stay finite when
-    /// every gradient is at most `grad` in magnitude and every parameter and state value at
-    /// most `before.param` / `before.state[i]`. Bounds every intermediate of the kernels in
-    /// f64, with the hyperparameters rounded to `T` as the kernels see them, against a sixteenth
-    /// of `T`'s largest value (room for rounding). `false` means "not proven", not "will
-    /// overflow": the loop then takes the checked path (`train::guard`).
-    pub fn update_is_safe<T: Scalar>(&self, t: u64, grad: f64, before: Peaks<f64>) -> bool {
+    /// Proves step `t` of [`Self::update`] in float type `T` stays finite when every gradient
+    /// is at most `grad` in magnitude and every parameter and state value at most
+    /// `before.param` / `before.state[i]`, and returns bounds of the values it writes. Bounds
+    /// every intermediate of the kernels in f64, with the hyperparameters rounded to `T` as the
+    /// kernels see them, against a sixteenth of `T`'s largest value (room for rounding). `None`
+    /// means "not proven", not "will overflow": the loop then takes the checked path
+    /// (`train::guard`).
+    pub fn update_bounds<T: Scalar>(&self, t: u64, grad: f64, before: Peaks) -> Option<Peaks> {
         let of = |x: f64| T::of(x).f64().abs();
         let limit = T::max_value().f64() / 16.0;
         let (p, [s0, s1]) = (before.param, before.state);
-        let worst = match *self {
+        let (intermediates, after): ([f64; 6], Peaks) = match *self {
             OptimizerConfig::Sgd {
                 lr,
                 momentum,
@@ -288,7 +319,8 @@ impl OptimizerConfig {
                 let b = of(momentum) * s0 + g;
                 let d = if nesterov { g + of(momentum) * b } else { b };
                 let step = of(lr) * d;
-                [g, b, d, step, p + step].into_iter().fold(0.0, f64::max)
+                let kept = if momentum > 0.0 { b } else { 0.0 };
+                ([g, b, d, step, 0.0, 0.0], peaks(p + step, kept, 0.0))
             }
             OptimizerConfig::Adam {
                 lr,
@@ -311,19 +343,21 @@ impl OptimizerConfig {
                     } else {
                         of(weight_decay) * param
                     };
-                let m = s0 + g;
+                // The moments blend their old value with the new gradient (or its square):
+                // no larger than either, up to three roundings.
                 let gg = g * g;
-                let v = s1 + gg;
+                let (m, v) = (s0.max(g) * BLEND_ROUNDING, s1.max(gg) * BLEND_ROUNDING);
                 let eps = of(eps);
                 if eps == 0.0 {
-                    return false;
+                    return None;
                 }
                 let sqrt_v = v.sqrt() / of((1.0 - beta2.powf(tf)).sqrt()).max(f64::MIN_POSITIVE);
                 let ratio = m / eps;
                 let step = of(lr / (1.0 - beta1.powf(tf))) * ratio;
-                [param, g, m, gg, v, sqrt_v, ratio, step, param + step]
-                    .into_iter()
-                    .fold(0.0, f64::max)
+                (
+                    [param, g, gg, sqrt_v, ratio, step],
+                    peaks(param + step, m, v),
+                )
             }
             OptimizerConfig::SklearnSgd {
                 lr,
@@ -337,9 +371,10 @@ impl OptimizerConfig {
                 } else {
                     velocity
                 };
-                [lg, velocity, update, p + update]
-                    .into_iter()
-                    .fold(0.0, f64::max)
+                (
+                    [lg, update, 0.0, 0.0, 0.0, 0.0],
+                    peaks(p + update, velocity, 0.0),
+                )
             }
             OptimizerConfig::SklearnAdam {
                 lr,
@@ -348,22 +383,37 @@ impl OptimizerConfig {
                 eps,
             } => {
                 let tf = t as f64;
-                let m = s0 + grad;
                 let gg = grad * grad;
-                let v = s1 + gg;
+                let (m, v) = (s0.max(grad) * BLEND_ROUNDING, s1.max(gg) * BLEND_ROUNDING);
                 let eps = of(eps);
                 if eps == 0.0 {
-                    return false;
+                    return None;
                 }
                 let rate = of(lr * (1.0 - beta2.powf(tf)).sqrt() / (1.0 - beta1.powf(tf)));
                 let step = rate * m / eps;
-                [m, gg, v, v.sqrt() + eps, rate * m, step, p + step]
-                    .into_iter()
-                    .fold(0.0, f64::max)
+                (
+                    [gg, v.sqrt() + eps, rate * m, step, 0.0, 0.0],
+                    peaks(p + step, m, v),
+                )
             }
         };
+        let worst = intermediates
+            .into_iter()
+            .chain([after.param, after.state[0], after.state[1]])
+            .fold(0.0, f64::max);
         // NaN (from an infinite input) fails the comparison too.
-        worst < limit
+        (worst < limit).then_some(after)
+    }
+}
+
+/// How much a moment `β·m + (1-β)·g` can exceed `max(|m|, |g|)` through rounding (three
+/// roundings of at most 2⁻²⁴ each in f32), with room to spare.
+const BLEND_ROUNDING: f64 = 1.0 + 1e-6;
+
+fn peaks(param: f64, s0: f64, s1: f64) -> Peaks {
+    Peaks {
+        param,
+        state: [s0, s1],
     }
 }
 
@@ -451,5 +501,26 @@ mod tests {
         let mut c = OptimizerConfig::adam(1e-3, (0.9, 0.999), 1e-8, 0.01, true).unwrap();
         c.set_lr(0.5).unwrap();
         assert_eq!(c.lr(), 0.5);
+    }
+
+    #[test]
+    fn updates_are_proven_safe_only_far_from_overflow() {
+        let small = Peaks {
+            param: 3.0,
+            state: [1.0, 1.0],
+        };
+        let adam = OptimizerConfig::adam(1e-3, (0.9, 0.999), 1e-8, 0.01, true).unwrap();
+        assert!(adam.update_bounds::<f32>(1, 10.0, small).is_some());
+        // An infinite gradient, or one whose square overflows float32, is never proven safe.
+        assert!(adam.update_bounds::<f32>(1, f64::INFINITY, small).is_none());
+        assert!(adam.update_bounds::<f32>(1, 1e20, small).is_none());
+        assert!(adam.update_bounds::<f64>(1, 1e20, small).is_some());
+        // A rate that is finite in f64 but not in f32.
+        let huge = OptimizerConfig::sgd(1e39, 0.0, false, 0.0).unwrap();
+        assert!(huge.update_bounds::<f64>(1, 1.0, small).is_some());
+        assert!(huge.update_bounds::<f32>(1, 1.0, small).is_none());
+        // eps = 0 can divide zero by zero.
+        let no_eps = OptimizerConfig::adam(1e-3, (0.9, 0.999), 0.0, 0.0, false).unwrap();
+        assert!(no_eps.update_bounds::<f64>(1, 1.0, small).is_none());
     }
 }

@@ -30,6 +30,14 @@ pub trait Scalar:
 
     /// `2^n` for an integral `n` in the normal exponent range, built from its bits.
     fn pow2(n: Self) -> Self;
+
+    /// The bits of `|x|` as an unsigned integer, ordered as the magnitudes are (a NaN above
+    /// infinity): a running maximum of them vectorises as an integer max, where a float max
+    /// (which must skip NaNs) would not.
+    type Magnitude: Copy + Ord + Default + Debug + Send + Sync;
+    fn magnitude(self) -> Self::Magnitude;
+    /// The `|x|` whose [`Self::magnitude`] is `m`, widened to f64 (NaN for a NaN's).
+    fn from_magnitude(m: Self::Magnitude) -> f64;
 }
 
 /// 1/k! for k = 13 down to 0.
@@ -100,6 +108,18 @@ impl Scalar for f32 {
     fn f64(self) -> f64 {
         f64::from(self)
     }
+
+    type Magnitude = u32;
+
+    #[inline(always)]
+    fn magnitude(self) -> u32 {
+        self.to_bits() & 0x7fff_ffff
+    }
+
+    #[inline(always)]
+    fn from_magnitude(m: u32) -> f64 {
+        f64::from(f32::from_bits(m))
+    }
 }
 
 impl Scalar for f64 {
@@ -124,5 +144,17 @@ impl Scalar for f64 {
     #[inline(always)]
     fn f64(self) -> f64 {
         self
+    }
+
+    type Magnitude = u64;
+
+    #[inline(always)]
+    fn magnitude(self) -> u64 {
+        self.to_bits() & 0x7fff_ffff_ffff_ffff
+    }
+
+    #[inline(always)]
+    fn from_magnitude(m: u64) -> f64 {
+        f64::from_bits(m)
     }
 }

@@ -1,35 +1,7 @@
-//! Optimizer updates: one pass over a parameter, its gradient and its state. Each returns
-//! the largest magnitudes it wrote ([`Peaks`]), which the training loop uses to prove the
-//! next update cannot overflow (see `train::guard`).
+//! Optimizer updates: one pass over a parameter, its gradient and its state.
 
 use super::simd::vectorised;
 use crate::scalar::Scalar;
-
-/// The largest `|value|` written to a parameter and to each of its state buffers (0 for a
-/// buffer the optimizer does not have). Values of rows an update skipped are not included.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Peaks<T> {
-    pub param: T,
-    pub state: [T; 2],
-}
-
-impl<T: Scalar> Peaks<T> {
-    pub fn zero() -> Self {
-        Peaks {
-            param: T::zero(),
-            state: [T::zero(); 2],
-        }
-    }
-
-    /// The elementwise larger of the two.
-    #[inline(always)]
-    pub fn max(self, o: Self) -> Self {
-        Peaks {
-            param: self.param.max(o.param),
-            state: [self.state[0].max(o.state[0]), self.state[1].max(o.state[1])],
-        }
-    }
-}
 
 /// The scalars of one SGD step (`torch.optim.SGD`, dampening 0).
 #[derive(Clone, Copy, Debug)]
@@ -65,16 +37,14 @@ macro_rules! for_each_row {
             }
             Grad::Outer { a, dz } => {
                 let cols = dz.len();
-                let mut peaks = Peaks::zero();
                 for (i, &ai) in a.iter().enumerate() {
                     if $skip_zero_rows && ai == T::zero() {
                         continue;
                     }
                     let $r = i * cols..(i + 1) * cols;
                     let $g = dz.iter().map(|&d| ai.mul_add(d, T::zero()));
-                    peaks = peaks.max($span);
+                    $span
                 }
-                peaks
             }
         }
     };
@@ -83,7 +53,7 @@ macro_rules! for_each_row {
 vectorised! {
     /// `p -= lr · d` where `g = grad + wd·p`, `buf = μ·buf + g` (or `g` on the first step) and
     /// `d = g + μ·buf` (Nesterov) or `buf`. `buf` is empty when momentum is 0.
-    pub fn sgd<T>(p: &mut [T], grad: Grad<'_, T>, buf: &mut [T], s: SgdStep<T>) -> Peaks<T> {
+    pub fn sgd<T>(p: &mut [T], grad: Grad<'_, T>, buf: &mut [T], s: SgdStep<T>) {
         // Plain SGD leaves a parameter with zero gradient exactly as it was.
         let unchanged_by_zero = buf.is_empty() && s.weight_decay == T::zero();
         for_each_row!(p.len(), grad, unchanged_by_zero, |r, g| {
@@ -95,22 +65,12 @@ vectorised! {
 
 /// The SGD update of one span with its gradient values.
 #[inline(always)]
-fn sgd_span<T: Scalar>(
-    p: &mut [T],
-    grad: impl Iterator<Item = T>,
-    buf: &mut [T],
-    s: SgdStep<T>,
-) -> Peaks<T> {
-    let (mut peak_p, mut peak_b) = (T::zero(), T::zero());
+fn sgd_span<T: Scalar>(p: &mut [T], grad: impl Iterator<Item = T>, buf: &mut [T], s: SgdStep<T>) {
     if buf.is_empty() {
         for (pi, gi) in p.iter_mut().zip(grad) {
             *pi = *pi - s.lr * (gi + s.weight_decay * *pi);
-            peak_p = peak_p.max(pi.abs());
         }
-        return Peaks {
-            param: peak_p,
-            state: [T::zero(); 2],
-        };
+        return;
     }
     for ((pi, gi), bi) in p.iter_mut().zip(grad).zip(buf.iter_mut()) {
         let g = gi + s.weight_decay * *pi;
@@ -121,12 +81,6 @@ fn sgd_span<T: Scalar>(
             *bi
         };
         *pi = *pi - s.lr * d;
-        peak_p = peak_p.max(pi.abs());
-        peak_b = peak_b.max(bi.abs());
-    }
-    Peaks {
-        param: peak_p,
-        state: [peak_b, T::zero()],
     }
 }
 
@@ -148,13 +102,7 @@ pub struct AdamStep<T> {
 
 vectorised! {
     /// One Adam step over a parameter with first and second moments `m`, `v`.
-    pub fn adam<T>(
-        p: &mut [T],
-        grad: Grad<'_, T>,
-        m: &mut [T],
-        v: &mut [T],
-        s: AdamStep<T>,
-    ) -> Peaks<T> {
+    pub fn adam<T>(p: &mut [T], grad: Grad<'_, T>, m: &mut [T], v: &mut [T], s: AdamStep<T>) {
         for_each_row!(p.len(), grad, false, |r, g| {
             adam_span(&mut p[r.clone()], g, &mut m[r.clone()], &mut v[r], s)
         })
@@ -169,9 +117,8 @@ fn adam_span<T: Scalar>(
     m: &mut [T],
     v: &mut [T],
     s: AdamStep<T>,
-) -> Peaks<T> {
+) {
     let one = T::one();
-    let mut peaks = Peaks::zero();
     for (((pi, gi), mi), vi) in p.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
         let param = *pi * s.decay_factor;
         let g = gi + s.weight_decay * param;
@@ -179,12 +126,7 @@ fn adam_span<T: Scalar>(
         *vi = s.beta2 * *vi + (one - s.beta2) * g * g;
         let denom = vi.sqrt() / s.bias_correction2_sqrt + s.eps;
         *pi = param - s.step_size * (*mi / denom);
-        peaks = peaks.max(Peaks {
-            param: pi.abs(),
-            state: [mi.abs(), vi.abs()],
-        });
     }
-    peaks
 }
 
 /// The scalars of one step of scikit-learn's `SGDOptimizer` (velocity form).
@@ -198,14 +140,8 @@ pub struct SklearnSgdStep<T> {
 vectorised! {
     /// scikit-learn's SGD: `v = μ·v - lr·g`, then `p += μ·v - lr·g` (Nesterov) or `p += v`.
     /// Written operation for operation as NumPy evaluates it (no fused multiply-adds).
-    pub fn sklearn_sgd<T>(
-        p: &mut [T],
-        grad: Grad<'_, T>,
-        v: &mut [T],
-        s: SklearnSgdStep<T>,
-    ) -> Peaks<T> {
+    pub fn sklearn_sgd<T>(p: &mut [T], grad: Grad<'_, T>, v: &mut [T], s: SklearnSgdStep<T>) {
         for_each_row!(p.len(), grad, false, |r, g| {
-            let mut peaks = Peaks::zero();
             for ((pi, gi), vi) in p[r.clone()].iter_mut().zip(g).zip(v[r].iter_mut()) {
                 let velocity = s.momentum * *vi - s.lr * gi;
                 *vi = velocity;
@@ -215,12 +151,7 @@ vectorised! {
                     velocity
                 };
                 *pi = *pi + update;
-                peaks = peaks.max(Peaks {
-                    param: pi.abs(),
-                    state: [vi.abs(), T::zero()],
-                });
             }
-            peaks
         })
     }
 }
@@ -245,21 +176,15 @@ vectorised! {
         m: &mut [T],
         v: &mut [T],
         s: SklearnAdamStep<T>,
-    ) -> Peaks<T> {
+    ) {
         let one = T::one();
         for_each_row!(p.len(), grad, false, |r, g| {
-            let mut peaks = Peaks::zero();
             let rows = p[r.clone()].iter_mut().zip(g).zip(&mut m[r.clone()]).zip(&mut v[r]);
             for (((pi, gi), mi), vi) in rows {
                 *mi = s.beta1 * *mi + (one - s.beta1) * gi;
                 *vi = s.beta2 * *vi + (one - s.beta2) * (gi * gi);
                 *pi = *pi + (-s.lr * *mi) / (vi.sqrt() + s.eps);
-                peaks = peaks.max(Peaks {
-                    param: pi.abs(),
-                    state: [mi.abs(), vi.abs()],
-                });
             }
-            peaks
         })
     }
 }

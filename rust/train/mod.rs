@@ -467,4 +467,40 @@ mod tests {
             .iter()
             .all(|l| l.weight.iter().chain(&l.bias).all(|v| v.is_finite())));
     }
+
+    #[test]
+    fn an_update_that_overflows_is_undone_bitwise() {
+        let spec = NetworkSpec {
+            widths: vec![2, 4, 1],
+            activations: vec![Activation::Tanh],
+            loss: Loss::Mse,
+            init: Init::Glorot,
+            seed: 4,
+        };
+        let (x, y) = (vec![0.5f32, -1.0, 1.0, 0.25], vec![30.0f32, -30.0]);
+        let targets = Targets::Values(&y);
+        let config = OptimizerConfig::sgd(0.01, 0.9, false, 0.0).unwrap();
+        // Two runs: one with a failed step in the middle, one without it.
+        let run = |fail: bool| {
+            let mut net = Network::<f32>::new(&spec).unwrap();
+            let mut state = OptimizerState::new();
+            step(&mut net, &config, &mut state, &x, 2, &targets).unwrap();
+            if fail {
+                let mut huge = config.clone();
+                huge.set_lr(3e38).unwrap();
+                let before = net.layers()[0].weight.clone();
+                let err = step(&mut net, &huge, &mut state, &x, 2, &targets).unwrap_err();
+                assert!(matches!(err, Error::Diverged { at: None, .. }));
+                assert_eq!(net.layers()[0].weight, before);
+                assert_eq!(state.steps(), 1);
+            }
+            step(&mut net, &config, &mut state, &x, 2, &targets).unwrap();
+            net
+        };
+        let (clean, undone) = (run(false), run(true));
+        for (a, b) in clean.layers().iter().zip(undone.layers()) {
+            assert_eq!(a.weight, b.weight);
+            assert_eq!(a.bias, b.bias);
+        }
+    }
 }

@@ -5,13 +5,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::guard::Guard;
 use crate::error::{filled, Result};
-use crate::kernels::{self, Grad, MatRef, Peaks, Shared};
+use crate::kernels::{self, Grad, MatRef, Shared};
 use crate::losses::Targets;
 use crate::network::{
     Dataset, Gradients, GradientsView, Labels, Network, ParamsView, Workspace, WorkspaceView,
     ROW_UNIT,
 };
-use crate::optimizers::{OptimizerConfig, OptimizerState};
+use crate::optimizers::{OptimizerConfig, OptimizerState, Peaks};
 use crate::scalar::Scalar;
 use crate::threads::Team;
 
@@ -59,13 +59,51 @@ struct Tensor<'a, T> {
     state: Vec<Shared<'a, T>>,
 }
 
-/// What each member tells the others at a step's barriers.
+/// A span of a parameter and the same span of each of its state buffers (parameter first).
+pub(super) struct Values<'a, T> {
+    parts: [&'a mut [T]; 3],
+    len: usize,
+}
+
+impl<'a, T> Values<'a, T> {
+    pub(super) fn all(&mut self) -> &mut [&'a mut [T]] {
+        &mut self.parts[..self.len]
+    }
+}
+
+/// Bounds of one member's parameters and state, as f64 bits, for the others to read.
+#[derive(Default)]
+struct PeakNote([AtomicU64; 3]);
+
+impl PeakNote {
+    fn publish(&self, p: Peaks) {
+        let [a, b, c] = &self.0;
+        a.store(p.param.to_bits(), Ordering::Relaxed);
+        b.store(p.state[0].to_bits(), Ordering::Relaxed);
+        c.store(p.state[1].to_bits(), Ordering::Relaxed);
+    }
+
+    fn read(&self) -> Peaks {
+        let [a, b, c] = &self.0;
+        let load = |x: &AtomicU64| f64::from_bits(x.load(Ordering::Relaxed));
+        Peaks {
+            param: load(a),
+            state: [load(b), load(c)],
+        }
+    }
+}
+
+/// What each member tells the others at a step's barriers. Each barrier has its own fields,
+/// so a fast member writing the next one never changes what a slow member still reads.
 #[derive(Default)]
 struct MemberNote {
     /// Largest gradient magnitude (f64 bits; infinite if anything was not finite).
     grad: AtomicU64,
-    /// Largest parameter and state magnitudes this member owns (f64 bits).
-    peaks: [AtomicU64; 3],
+    /// Bounds of what this member owns; whether they were carried forward (not measured).
+    peaks: PeakNote,
+    loose: AtomicBool,
+    /// The same, measured, when the carried bounds did not prove the update safe.
+    measured: PeakNote,
     /// The checked path: the backup was made; the update wrote finite values.
     saved: AtomicBool,
     finite: AtomicBool,
@@ -150,16 +188,23 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         spans
     }
 
-    /// The parameter tensor `index` and its state buffers, elements `span`, for writing.
+    /// The parameter tensor `index` and its state buffers (parameter first), elements `span`,
+    /// for writing.
     ///
     /// # Safety
     /// Only the member owning `span` may call this, between the barriers of an update.
-    pub(super) unsafe fn values(&self, index: usize, span: Range<usize>) -> Vec<&'a mut [T]> {
+    pub(super) unsafe fn values(&self, index: usize, span: Range<usize>) -> Values<'a, T> {
         let tensor = &self.tensors[index];
-        std::iter::once(&tensor.param)
-            .chain(&tensor.state)
-            .map(|b| b.part(span.clone()))
-            .collect()
+        let mut parts: [&'a mut [T]; 3] = [&mut [], &mut [], &mut []];
+        let mut len = 0;
+        for (dst, src) in parts
+            .iter_mut()
+            .zip(std::iter::once(&tensor.param).chain(&tensor.state))
+        {
+            *dst = src.part(span.clone());
+            len += 1;
+        }
+        Values { parts, len }
     }
 
     /// One step on rows `idx` of `data` as step number `t` (1-based) of the optimizer: gather,
@@ -263,7 +308,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         let mut peak = self.net.bias_gradients(1, &self.ws, &self.grads);
         for l in 0..self.net.layers().len() {
             let (a, dz) = self.net.row_factors(l, x, &self.ws);
-            let outer = kernels::finite_max_abs(a).f64() * kernels::finite_max_abs(dz).f64();
+            let outer = kernels::finite_max_abs(a) * kernels::finite_max_abs(dz);
             peak = peak.max(outer);
         }
         if !loss.is_finite() {
@@ -276,17 +321,15 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             let (a, dz) = self.net.row_factors(index / 2, x, &self.ws);
             Grad::Outer { a, dz }
         };
-        // Plain SGD skips rows of zero inputs, which the update's peaks then miss: keep the
-        // earlier peaks as a bound for them.
-        let before = guard.peaks;
         let outcome = self.update(&team, t, peak, guard, grad);
-        guard.peaks = guard.peaks.max(before);
         (loss, outcome)
     }
 
     /// The update of every span this member owns from `grad(index, span)`, once every
-    /// member's gradients are known finite: unchecked when [`OptimizerConfig::update_is_safe`]
-    /// proves it stays finite, else checked against a backup and undone if it does not.
+    /// member's gradients are known finite: unchecked when [`OptimizerConfig::update_bounds`]
+    /// proves it stays finite (from the bounds the last step left, or failing that from a
+    /// measurement), else checked against a backup and undone if it does not. Every member
+    /// takes the same branches: each decision depends only on what all members published.
     unsafe fn update<'g>(
         &self,
         team: &Team<'_>,
@@ -297,69 +340,70 @@ impl<'a, T: Scalar> Stepper<'a, T> {
     ) -> Outcome {
         let note = &self.notes[team.id()];
         note.grad.store(grad_peak.to_bits(), Ordering::Relaxed);
-        let [p, s0, s1] = &note.peaks;
-        p.store(guard.peaks.param.to_bits(), Ordering::Relaxed);
-        s0.store(guard.peaks.state[0].to_bits(), Ordering::Relaxed);
-        s1.store(guard.peaks.state[1].to_bits(), Ordering::Relaxed);
+        note.peaks.publish(guard.peaks);
+        note.loose.store(guard.loose, Ordering::Relaxed);
         team.sync();
         let notes = &self.notes[..team.size()];
-        let load = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
-        let grad_peak = notes.iter().map(|n| load(&n.grad)).fold(0.0, f64::max);
+        let grad_peak = notes
+            .iter()
+            .map(|n| f64::from_bits(n.grad.load(Ordering::Relaxed)))
+            .fold(0.0, f64::max);
         if !grad_peak.is_finite() {
             return Outcome::NonFinite;
         }
-        let before = notes.iter().fold(Peaks::zero(), |acc, n| {
-            acc.max(Peaks {
-                param: load(&n.peaks[0]),
-                state: [load(&n.peaks[1]), load(&n.peaks[2])],
-            })
-        });
-        let owned = self.owned(team);
-        if self.config.update_is_safe::<T>(t, grad_peak, before) {
-            guard.peaks = self.apply(&owned, t, &grad);
+        let combine = |read: fn(&MemberNote) -> Peaks| {
+            notes.iter().fold(Peaks::ZERO, |acc, n| acc.max(read(n)))
+        };
+        let mut bounds = self
+            .config
+            .update_bounds::<T>(t, grad_peak, combine(|n| n.peaks.read()));
+        if bounds.is_none() && notes.iter().any(|n| n.loose.load(Ordering::Relaxed)) {
+            // Bounds carried from step to step grow loose: measure, then try again.
+            guard.measure(self);
+            note.measured.publish(guard.peaks);
+            team.sync();
+            bounds = self
+                .config
+                .update_bounds::<T>(t, grad_peak, combine(|n| n.measured.read()));
+        }
+        if let Some(bounds) = bounds {
+            self.apply(&guard.owned, t, &grad);
+            guard.peaks = bounds;
+            guard.loose = true;
             return Outcome::Done;
         }
         // The checked path: rare (values near the overflow threshold, an infinite rate).
         note.saved
-            .store(guard.save(self, &owned).is_ok(), Ordering::Relaxed);
+            .store(guard.save(self).is_ok(), Ordering::Relaxed);
         team.sync();
         if !notes.iter().all(|n| n.saved.load(Ordering::Relaxed)) {
             return Outcome::OutOfMemory;
         }
-        let peaks = self.apply(&owned, t, &grad);
-        note.finite
-            .store(guard.all_finite(self, &owned), Ordering::Relaxed);
+        self.apply(&guard.owned, t, &grad);
+        note.finite.store(guard.all_finite(self), Ordering::Relaxed);
         team.sync();
         if notes.iter().all(|n| n.finite.load(Ordering::Relaxed)) {
-            guard.peaks = peaks;
+            guard.measure(self);
             Outcome::Done
         } else {
-            guard.restore(self, &owned);
+            guard.restore(self);
             Outcome::NonFinite
         }
     }
 
-    /// Applies the optimizer to `owned`; returns the largest magnitudes written.
+    /// Applies the optimizer to `owned`.
     unsafe fn apply<'g>(
         &self,
         owned: &[(usize, Range<usize>)],
         t: u64,
         grad: &impl Fn(usize, Range<usize>) -> Grad<'g, T>,
-    ) -> Peaks<f64> {
-        let mut peaks = Peaks::zero();
+    ) {
         for (index, span) in owned {
             let mut values = self.values(*index, span.clone());
-            let Some((param, state)) = values.split_first_mut() else {
-                continue;
-            };
-            let p = self
-                .config
-                .update(t, param, grad(*index, span.clone()), state);
-            peaks = peaks.max(Peaks {
-                param: p.param.f64(),
-                state: [p.state[0].f64(), p.state[1].f64()],
-            });
+            if let Some((param, state)) = values.all().split_first_mut() {
+                self.config
+                    .update(t, param, grad(*index, span.clone()), state);
+            }
         }
-        peaks
     }
 }
