@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// Everything that can go wrong in the engine. No variant is a bug: bugs are `debug_assert!`s.
+/// Everything that can go wrong in the engine. Only [`Error::Internal`] is a bug.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
     /// An argument is out of range or malformed; the message names it (→ `ValueError`).

@@ -311,6 +311,16 @@ def test_one_optimizer_for_two_networks_is_refused_not_mixed() -> None:
     assert opt.steps == 1
 
 
+def test_an_optimizer_that_applied_nothing_stays_free() -> None:
+    opt = fp.SGD(lr=0.1)
+    bad = np.ones((8, 4))
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="X"):
+        fp.Network([4, 3, 2]).step(bad, np.zeros(8, int), opt)
+    fp.Network([4, 3, 2]).step(np.ones((8, 4)), np.zeros(8, int), opt)  # not refused
+    assert opt.steps == 1
+
+
 def test_a_callback_can_save_the_network_and_set_the_learning_rate(tmp_path) -> None:
     rng = np.random.default_rng(0)
     X, y = rng.random((64, 4)), rng.integers(0, 2, 64)

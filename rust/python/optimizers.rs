@@ -19,7 +19,7 @@ pub enum AnyState {
 }
 
 /// Access to the state of one float type.
-pub trait StateOf: Sized {
+pub trait StateOf: crate::scalar::Scalar {
     fn state_of(any: &mut AnyState) -> Result<&mut OptimizerState<Self>>;
 }
 
@@ -90,9 +90,15 @@ impl Optimizer {
             }
             _ => {}
         }
+        let fresh = matches!(slot.state, AnyState::Unused);
         let state = T::state_of(&mut slot.state)?;
         let result = f(&config, state);
-        slot.owner = Some(network);
+        if result.is_err() && fresh && state.steps() == 0 {
+            // Nothing was applied (bad data, a first step that diverged): stay unbound.
+            *slot = Slot::default();
+        } else {
+            slot.owner = Some(network);
+        }
         result
     }
 }
