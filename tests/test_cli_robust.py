@@ -22,6 +22,8 @@ from ferroprop.cli.errors import CLIError
 from ferroprop.cli.labels import encode_classes
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "FERROPROP_NUM_THREADS": "1"}
+#: What fp.set_num_threads accepts (four per CPU), so what --threads does.
+MAX_THREADS = ferroprop.max_threads()
 QUICK = ["--hidden", "8", "--epochs", "1", "--progress", "none"]
 FAST = ["--hidden", "16", "--epochs", "15", "--lr", "0.01", "--batch-size", "32", "--progress"]
 FAST += ["none"]
@@ -234,9 +236,13 @@ HUGE = "99999999999999999999"
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--threads", HUGE, "--threads: expected an integer in [1, 1024]"),
-        ("--threads", "0", "--threads: expected an integer in [1, 1024]"),
-        ("--threads", "1025", "--threads: expected an integer in [1, 1024]"),
+        ("--threads", HUGE, f"--threads: expected an integer in [1, {MAX_THREADS}]"),
+        ("--threads", "0", f"--threads: expected an integer in [1, {MAX_THREADS}]"),
+        (
+            "--threads",
+            str(MAX_THREADS + 1),
+            f"--threads: expected an integer in [1, {MAX_THREADS}]",
+        ),
         ("--batch-size", HUGE, "--batch-size: expected an integer in [1, 2147483647]"),
         ("--batch-size", "2147483648", "--batch-size: expected an integer in [1, 2147483647]"),
         ("--epochs", HUGE, "--epochs: expected an integer in [1, 2147483647]"),  # ran forever
@@ -273,7 +279,7 @@ def test_help_documents_ranges_and_exit_codes() -> None:
     proc = _cli(["train", "--help"])
     assert proc.returncode == 0
     text = " ".join(proc.stdout.split())
-    assert "1..1024" in text and "1..2147483647" in text
+    assert f"1..{MAX_THREADS}" in text and "1..2147483647" in text
     assert "3 internal error" in text and "1 training diverged" in text
 
 

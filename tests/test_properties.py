@@ -177,16 +177,20 @@ def run(
 
 
 def assert_close(actual: Any, expected: Any, dtype: str, what: str) -> None:
-    """Max-norm relative error within the dtype's tolerance (conftest.TOLERANCE); the
-    denominator is at least 1e-3 for float32, whose rounding noise is absolute at that scale."""
+    """Max-norm relative error within the dtype's tolerance; the denominator is at least 1e-2
+    for float32 and 1e-3 for float64, whose rounding noise is absolute at that scale (a
+    saturated tanh's derivative `1 - t²`, 3e-6, carries errors of 4e-15). float32 is held to
+    1e-3 here, not conftest's 1e-4: hypothesis finds ill-conditioned cases (a softmax gradient `p - 1`
+    with `p` near 1 cancels: inputs of -4 through a width-1 layer gave 1.1e-6 on 3e-3), which
+    the parity suite's well-conditioned data does not have."""
     a = np.asarray(actual, dtype=np.float64)
     b = np.asarray(expected, dtype=np.float64)
     assert a.shape == b.shape, f"{what}: shape {a.shape} != reference {b.shape}"
     if b.size == 0:
         return
-    floor = 1e-3 if dtype == "float32" else 1e-300
+    floor = 1e-2 if dtype == "float32" else 1e-3
     err = float(np.max(np.abs(a - b))) / max(float(np.max(np.abs(b))), floor)
-    tol = TOLERANCE[dtype]
+    tol = 1e-3 if dtype == "float32" else TOLERANCE[dtype]
     assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.0e} ({dtype})\n{a}\n{b}"
 
 
@@ -293,6 +297,8 @@ def y_problems(y: Drawn, spec: Spec, n: int) -> set[str]:
         return set()
     if v.shape != (n, spec.n_out) and not (spec.n_out == 1 and v.shape == (n,)):
         return {"y"}
+    # Judged as the network sees them: in its dtype (-1e-124 is -0.0 in float32).
+    v = np.asarray(v, dtype=spec.dtype)
     if spec.loss == "binary_cross_entropy" and v.size and (v.min() < 0 or v.max() > 1):
         return {"y"}
     return set()
@@ -404,8 +410,9 @@ def test_network_construction(
         bad.add("init")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
         bad.add("seed")
-    if absurd and not bad - {"widths"}:
-        # Absurd widths: refused naming widths, or a MemoryError (never an allocation).
+    if absurd:
+        # Absurd widths: refused naming widths, or a MemoryError (never an allocation); with
+        # other bad arguments, naming any of them is right.
         bad.add("widths")
     label = "Network()"
     net = run(
@@ -779,7 +786,9 @@ def test_optimizer_constructors(
             "scalar": beta1,
         }[betas_form]
         kwargs["betas"] = pair
-        if betas_form in ("triple", "scalar"):
+        if betas_form == "scalar" and beta1 is None:
+            either.add("betas")  # None: the default
+        elif betas_form in ("triple", "scalar"):
             bad.add("betas")
         else:
             verdicts = [real_problem(b, 0.0, False, 1.0) for b in (beta1, beta2)]
@@ -907,8 +916,11 @@ def test_estimators_fit_predict(
         if kind == "classifier"
         else fp.MLPRegressor(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
     )
+    yv = np.asarray(y)
+    if kind == "classifier" and yv.dtype.kind == "f" and np.any(yv != np.round(yv)):
+        bad.add("y")  # scikit-learn: "Unknown label type" (continuous targets)
     allow = (ValueError,) if maybe_fail else ()
-    if kind == "regressor" and not X.tame:
+    if not X.tame or (kind == "regressor" and not y_d.tame):
         allow = (ValueError,)  # finite but huge inputs: "non-finite parameter weights"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -961,12 +973,12 @@ ACT_TEXT = st.one_of(
 )
 
 
-def _int_value(text: str, minimum: int) -> int | None:
+def _int_value(text: str, minimum: int, maximum: int = 2**31 - 1) -> int | None:
     try:
         v = int(text)
     except ValueError:
         return None
-    return v if v >= minimum else None
+    return v if minimum <= v <= maximum else None
 
 
 def _float_value(text: str, ok: Callable[[float], bool]) -> float | None:
@@ -985,7 +997,7 @@ def _hidden_value(text: str) -> list[int] | None:
         widths = [int(p.strip()) for p in t.split(",")]
     except ValueError:
         return None
-    return widths if all(w > 0 for w in widths) else None
+    return widths if all(0 < w < 2**31 for w in widths) else None
 
 
 def _act_value(text: str) -> list[str] | None:
@@ -996,8 +1008,8 @@ def _act_value(text: str) -> list[str] | None:
 TRAIN_OPTIONS: dict[str, tuple[str, st.SearchStrategy[str], Callable[[str], Any]]] = {
     "--epochs": ("epochs", INT_TEXT, lambda t: _int_value(t, 1)),
     "--batch-size": ("batch_size", INT_TEXT, lambda t: _int_value(t, 1)),
-    "--threads": ("threads", INT_TEXT, lambda t: _int_value(t, 1)),
-    "--seed": ("seed", INT_TEXT, lambda t: _int_value(t, 0)),
+    "--threads": ("threads", INT_TEXT, lambda t: _int_value(t, 1, fp.max_threads())),
+    "--seed": ("seed", INT_TEXT, lambda t: _int_value(t, 0, 2**64 - 1)),
     "--lr": ("lr", FLOAT_TEXT, lambda t: _float_value(t, lambda v: math.isfinite(v) and v > 0)),
     "--val-fraction": (
         "val_fraction",

@@ -44,6 +44,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _core, _estimator_files
 from ._estimator_files import from_model_file as _from_model_file
+from ._validation import native
 
 __all__ = ["MLPClassifier", "MLPRegressor", "_from_model_file"]
 
@@ -174,8 +175,8 @@ class _BaseMLP(BaseEstimator):
     def _push_parameters(self) -> None:
         dtype = np.dtype(self._net.dtype)
         self._net.set_parameters(
-            [np.ascontiguousarray(c, dtype) for c in self.coefs_],
-            [np.ascontiguousarray(b, dtype) for b in self.intercepts_],
+            [native(c, dtype) for c in self.coefs_],
+            [native(b, dtype) for b in self.intercepts_],
         )
 
     def _pull_parameters(self) -> None:
@@ -214,8 +215,8 @@ class _BaseMLP(BaseEstimator):
         widths = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
         net = _core.Network(widths, [self.activation], key[2], key[0], "glorot", 0)
         net.set_parameters(
-            [np.ascontiguousarray(c, dtype) for c in coefs],
-            [np.ascontiguousarray(b, dtype) for b in intercepts],
+            [native(c, dtype) for c in coefs],
+            [native(b, dtype) for b in intercepts],
         )
         cache.entry = (net, key, coefs, intercepts)  # one assignment: readers see all or none
         return net
@@ -331,8 +332,8 @@ class _BaseMLP(BaseEstimator):
     def _targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """`y` (n, n_outputs) as the engine's loss takes it: class indices for softmax."""
         if is_classifier(self) and self.out_activation_ == "softmax":
-            return np.ascontiguousarray(np.argmax(y, axis=1), dtype=np.int64)
-        return np.ascontiguousarray(y, dtype=dtype)
+            return native(np.argmax(y, axis=1), np.dtype(np.int64))
+        return native(y, dtype)
 
     def _validation_set(self, validation_data: Any, incremental: bool) -> Any:
         """`validation_data` checked and kept (a later `partial_fit` reuses it)."""
@@ -346,7 +347,7 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("validation_data: expected a pair (X_val, y_val)")
         X_val, y_val = validation_data
         X_val = _dense(validate_data(self, X_val, accept_sparse=["csr", "csc"], reset=False))
-        X_val = X_val.astype(self._dtype(), copy=False)
+        X_val = native(X_val, self._dtype())
         y_val = np.asarray(y_val)
         if is_classifier(self):
             y_val = column_or_1d(y_val) if y_val.ndim == 2 and y_val.shape[1] == 1 else y_val
@@ -463,16 +464,16 @@ class _BaseMLP(BaseEstimator):
 
         net = self._net
         dtype = np.dtype(net.dtype)
-        X_train = np.ascontiguousarray(X_train, dtype=dtype)
+        X_train = native(X_train, dtype)
         y_train = self._targets(y_train, dtype)
         if sample_weight_train is not None:
-            sample_weight_train = np.ascontiguousarray(sample_weight_train, dtype=dtype)
+            sample_weight_train = native(sample_weight_train, dtype)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
-                order = np.ascontiguousarray(sample_idx, dtype=np.int64)
+                order = native(sample_idx, np.dtype(np.int64))
                 try:
                     rows = net.fit(
                         X_train,
@@ -601,10 +602,10 @@ class _BaseMLP(BaseEstimator):
         shapes = [c.shape for c in self.coefs_]
         sizes = [c.size for c in self.coefs_] + [b.size for b in self.intercepts_]
         splits = np.cumsum(sizes)[:-1]
-        X = np.ascontiguousarray(X, dtype=dtype)
+        X = native(X, dtype)
         y = self._targets(y, dtype)
         if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+            sample_weight = native(sample_weight, dtype)
         n_layers = len(shapes)
 
         def unpack(packed: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -615,8 +616,8 @@ class _BaseMLP(BaseEstimator):
         def loss_and_grad(packed: np.ndarray) -> tuple[float, np.ndarray]:
             coefs, intercepts = unpack(packed)
             net.set_parameters(
-                [np.ascontiguousarray(c) for c in coefs],
-                [np.ascontiguousarray(b) for b in intercepts],
+                [native(c, c.dtype) for c in coefs],
+                [native(b, b.dtype) for b in intercepts],
             )
             loss, dw, db = net.gradients(X, y, sample_weight, float(self.alpha))
             return loss, np.hstack([g.ravel() for g in (*dw, *db)])
@@ -651,7 +652,7 @@ class _BaseMLP(BaseEstimator):
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         net = self._prediction_network()
-        X = np.ascontiguousarray(_dense(X), dtype=np.dtype(net.dtype))
+        X = native(_dense(X), np.dtype(net.dtype))
         return net.forward(X)
 
     def _score_with_function(

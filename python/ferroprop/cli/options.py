@@ -7,6 +7,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from .. import _core
+
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "sigmoid", "logistic", "identity")
 
 # The defaults of `ferroprop train`, chosen so that it reaches >= 0.89 test accuracy on
@@ -21,7 +23,7 @@ DEFAULT_TEST_FRACTION = 0.2
 
 # Bounds of the integer options, checked when they are parsed (beyond them the engine would
 # overflow, or a run would never end).
-MAX_THREADS = 1024
+MAX_THREADS = _core.max_threads()  # what fp.set_num_threads accepts: four per CPU
 MAX_SIZE = 2**31 - 1  # --epochs, --batch-size and each --hidden width
 MAX_SEED = 2**64 - 1
 
