@@ -180,9 +180,9 @@ def assert_close(actual: Any, expected: Any, dtype: str, what: str) -> None:
     """Max-norm relative error within the dtype's tolerance; the denominator is at least 1e-2
     for float32 and 1e-3 for float64, whose rounding noise is absolute at that scale (a
     saturated tanh's derivative `1 - t²`, 3e-6, carries errors of 4e-15). float32 is held to
-    1e-3 here, not conftest's 1e-4: hypothesis finds ill-conditioned cases (a softmax gradient `p - 1`
-    with `p` near 1 cancels: inputs of -4 through a width-1 layer gave 1.1e-6 on 3e-3), which
-    the parity suite's well-conditioned data does not have."""
+    1e-3 here, not conftest's 1e-4: hypothesis finds ill-conditioned cases (a softmax
+    gradient `p - 1` with `p` near 1 cancels: inputs of -4 through a width-1 layer gave 1.1e-6
+    on 3e-3), which the parity suite's well-conditioned data does not have."""
     a = np.asarray(actual, dtype=np.float64)
     b = np.asarray(expected, dtype=np.float64)
     assert a.shape == b.shape, f"{what}: shape {a.shape} != reference {b.shape}"
