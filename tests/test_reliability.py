@@ -56,15 +56,20 @@ def test_a_forked_child_trains_after_the_parent_used_the_threads() -> None:
     out = run_script(
         FORK_SETUP
         + """
+def estimator():
+    clf = fp.MLPClassifier(hidden_layer_sizes=(512,), max_iter=2, batch_size=256, random_state=0)
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        return clf.fit(X, y).coefs_[0].tobytes()
 def child(q):
     net = train()
     q.put((net.weights[0].tobytes(), net.forward(X[:5]).tobytes(), net.predict(X).tolist(),
-           net.gradients(X[:300], y[:300])[0]))
+           net.gradients(X[:300], y[:300])[0], estimator()))
 ctx = mp.get_context("fork")
 q = ctx.Queue()
 p = ctx.Process(target=child, args=(q,))
 p.start()
-w, f, pr, g = q.get(timeout=60)
+w, f, pr, g, est = q.get(timeout=60)
 p.join(60)
 assert p.exitcode == 0
 # The same bits as in the parent (a fresh process gives the same: results do not depend on
@@ -72,6 +77,7 @@ assert p.exitcode == 0
 assert w == parent.weights[0].tobytes()
 assert f == parent.forward(X[:5]).tobytes()
 assert pr == parent.predict(X).tolist() and g == parent.gradients(X[:300], y[:300])[0]
+assert est == estimator()
 print("ok")
 """
     )
@@ -238,6 +244,15 @@ try:
     fp.Network([100000, 100000, 10])
 except MemoryError as err:
     assert "weights" in str(err), err
+# scikit-learn's lbfgs on 20,000 rows of a 20,000-wide layer: 3.2 GB of activations.
+rng = np.random.default_rng(0)
+try:
+    reg = fp.MLPRegressor(hidden_layer_sizes=(20000,), solver="lbfgs", max_iter=2)
+    reg.fit(rng.random((20000, 10)), rng.random(20000))
+except MemoryError as err:
+    assert "activations" in str(err), err
+else:
+    raise AssertionError("no MemoryError")
 # The interpreter lives on and the small network still works.
 assert net.forward(np.zeros((2, 1), np.float32)).shape == (2, 100000)
 print("ok")

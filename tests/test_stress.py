@@ -15,7 +15,7 @@ import numpy as np
 import ferroprop as fp
 
 #: Seconds of mixed load (set FERROPROP_STRESS_SECONDS for a longer run).
-SECONDS = float(os.environ.get("FERROPROP_STRESS_SECONDS", "8"))
+SECONDS = float(os.environ.get("FERROPROP_STRESS_SECONDS", "20"))
 NETS, THREADS, FITS = 3, 8, 6
 BUSY = "being trained by another thread"
 

@@ -4,8 +4,10 @@
 onto the target. On Linux the temporary file is an unnamed O_TMPFILE inode, which vanishes with
 the process however it dies (even by SIGKILL), and gets a name only for the instant between
 linking it in and the rename (about 0.1 ms: a SIGKILL landing there leaves that complete file
-behind, as `.<name>.<12 hex digits>.tmp`). Elsewhere, or where the filesystem or /proc does not
-allow that, it is a named file that any exception removes (but SIGKILL does not).
+behind). Elsewhere, or where the filesystem or /proc does not allow that, it is a named file
+that any exception removes (but SIGKILL does not). Temporary names carry the writer's pid,
+`.<name>.<pid>-<hex>.tmp`, and each write first removes those of writers that no longer exist,
+so a file killed mid-write leaves nothing behind past the next save to the same target.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def atomic_write(path: str, data: bytes) -> None:
         OSError: the write failed; `path` is untouched and no temporary file is left.
     """
     directory = os.path.dirname(os.path.abspath(path))
+    _remove_stale(directory, path)
     mode = _target_mode(path)
     if not _write_unnamed(directory, path, data, mode):
         _write_named(directory, path, data, mode)
@@ -38,6 +41,41 @@ def atomic_write(path: str, data: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _prefix(path: str) -> str:
+    """The start of every temporary name for `path`."""
+    return f".{os.path.basename(path)[:64]}."
+
+
+def _remove_stale(directory: str, path: str) -> None:
+    """Removes temporary files for `path` left by writers that no longer run (killed mid-write).
+    A writer still running — this process included — keeps its own; a name that does not parse
+    is not ours and is left alone. Best effort: errors are ignored."""
+    prefix = _prefix(path)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(directory):
+            name = entry.name
+            if not (name.startswith(prefix) and name.endswith(".tmp")):
+                continue
+            pid_text = name[len(prefix) : -len(".tmp")].partition("-")[0]
+            if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists (one we may not signal exists too)."""
+    if pid <= 0:
+        return True  # not a real writer's pid: leave its file alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 def _target_mode(path: str) -> int:
@@ -79,7 +117,7 @@ def _link_onto(fd: int, directory: str, path: str) -> bool:
     dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         for _ in range(8):  # a name clash is all but impossible; retry rather than give up
-            name = f".{os.path.basename(path)[:64]}.{secrets.token_hex(6)}.tmp"
+            name = f"{_prefix(path)}{os.getpid()}-{secrets.token_hex(6)}.tmp"
             try:
                 os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
             except FileExistsError:
@@ -100,8 +138,8 @@ def _link_onto(fd: int, directory: str, path: str) -> bool:
 
 def _write_named(directory: str, path: str, data: bytes, mode: int) -> None:
     """The portable write: a named temporary file, removed on any exception."""
-    base = os.path.basename(path)[:64]
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{base}.", suffix=".tmp")
+    prefix = f"{_prefix(path)}{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".tmp")
     try:
         try:
             # mkstemp creates the file 0600.

@@ -135,8 +135,11 @@ impl Optimizer {
 
     /// Forgets the state (buffers, moments, step count) and the network it belonged to, as a
     /// fresh optimizer (waits for an epoch in progress to end).
-    fn reset(&self, py: Python<'_>) {
-        py.detach(|| *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Slot::default());
+    fn reset(&self, py: Python<'_>) -> PyResult<()> {
+        guarded("Optimizer.reset", || {
+            py.detach(|| *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Slot::default());
+            Ok(())
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -202,13 +205,15 @@ impl Sgd {
         nesterov: Option<&Bound<'_, PyAny>>,
         weight_decay: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let config = OptimizerConfig::sgd(
-            real(lr, "lr")?,
-            real_or(momentum, "momentum", 0.0)?,
-            flag_or(nesterov, "nesterov", false)?,
-            real_or(weight_decay, "weight_decay", 0.0)?,
-        )?;
-        Ok(PyClassInitializer::from(with_config(config)).add_subclass(Sgd))
+        guarded("SGD()", || {
+            let config = OptimizerConfig::sgd(
+                real(lr, "lr")?,
+                real_or(momentum, "momentum", 0.0)?,
+                flag_or(nesterov, "nesterov", false)?,
+                real_or(weight_decay, "weight_decay", 0.0)?,
+            )?;
+            Ok(PyClassInitializer::from(with_config(config)).add_subclass(Sgd))
+        })
     }
 }
 
@@ -226,14 +231,16 @@ impl Adam {
         eps: Option<&Bound<'_, PyAny>>,
         weight_decay: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let config = OptimizerConfig::adam(
-            real_or(lr, "lr", 1e-3)?,
-            pair_or(betas, "betas", (0.9, 0.999))?,
-            real_or(eps, "eps", 1e-8)?,
-            real_or(weight_decay, "weight_decay", 0.0)?,
-            false,
-        )?;
-        Ok(PyClassInitializer::from(with_config(config)).add_subclass(Adam))
+        guarded("Adam()", || {
+            let config = OptimizerConfig::adam(
+                real_or(lr, "lr", 1e-3)?,
+                pair_or(betas, "betas", (0.9, 0.999))?,
+                real_or(eps, "eps", 1e-8)?,
+                real_or(weight_decay, "weight_decay", 0.0)?,
+                false,
+            )?;
+            Ok(PyClassInitializer::from(with_config(config)).add_subclass(Adam))
+        })
     }
 }
 
@@ -251,14 +258,16 @@ impl AdamW {
         eps: Option<&Bound<'_, PyAny>>,
         weight_decay: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let config = OptimizerConfig::adam(
-            real_or(lr, "lr", 1e-3)?,
-            pair_or(betas, "betas", (0.9, 0.999))?,
-            real_or(eps, "eps", 1e-8)?,
-            real_or(weight_decay, "weight_decay", 0.01)?,
-            true,
-        )?;
-        Ok(PyClassInitializer::from(with_config(config)).add_subclass(AdamW))
+        guarded("AdamW()", || {
+            let config = OptimizerConfig::adam(
+                real_or(lr, "lr", 1e-3)?,
+                pair_or(betas, "betas", (0.9, 0.999))?,
+                real_or(eps, "eps", 1e-8)?,
+                real_or(weight_decay, "weight_decay", 0.01)?,
+                true,
+            )?;
+            Ok(PyClassInitializer::from(with_config(config)).add_subclass(AdamW))
+        })
     }
 }
 
@@ -275,12 +284,14 @@ impl SklearnSgd {
         momentum: &Bound<'_, PyAny>,
         nesterov: &Bound<'_, PyAny>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let config = OptimizerConfig::sklearn_sgd(
-            real(lr, "lr")?,
-            real(momentum, "momentum")?,
-            flag_or(Some(nesterov), "nesterov", false)?,
-        )?;
-        Ok(PyClassInitializer::from(with_config(config)).add_subclass(SklearnSgd))
+        guarded("SklearnSGD()", || {
+            let config = OptimizerConfig::sklearn_sgd(
+                real(lr, "lr")?,
+                real(momentum, "momentum")?,
+                flag_or(Some(nesterov), "nesterov", false)?,
+            )?;
+            Ok(PyClassInitializer::from(with_config(config)).add_subclass(SklearnSgd))
+        })
     }
 }
 
@@ -298,12 +309,14 @@ impl SklearnAdam {
         beta_2: &Bound<'_, PyAny>,
         epsilon: &Bound<'_, PyAny>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let config = OptimizerConfig::sklearn_adam(
-            real(lr, "lr")?,
-            real(beta_1, "beta_1")?,
-            real(beta_2, "beta_2")?,
-            real(epsilon, "epsilon")?,
-        )?;
-        Ok(PyClassInitializer::from(with_config(config)).add_subclass(SklearnAdam))
+        guarded("SklearnAdam()", || {
+            let config = OptimizerConfig::sklearn_adam(
+                real(lr, "lr")?,
+                real(beta_1, "beta_1")?,
+                real(beta_2, "beta_2")?,
+                real(epsilon, "epsilon")?,
+            )?;
+            Ok(PyClassInitializer::from(with_config(config)).add_subclass(SklearnAdam))
+        })
     }
 }
