@@ -65,6 +65,50 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Types whose all-zero bit pattern is their zero (`0.0`, `0`, `false`).
+///
+/// # Safety
+/// An all-zero bit pattern must be a valid value of the type.
+pub unsafe trait ZeroBits: Copy {}
+// SAFETY: all-zero bits are 0.0, 0 and false.
+unsafe impl ZeroBits for f32 {}
+unsafe impl ZeroBits for f64 {}
+unsafe impl ZeroBits for i64 {}
+unsafe impl ZeroBits for usize {}
+unsafe impl ZeroBits for bool {}
+
+/// A vector of `len` zeros, or [`Error::Memory`] naming `what`, as [`filled`] but from
+/// zeroed memory: large buffers come as fresh zero pages, first touched (so placed) by the
+/// thread that writes them rather than by the one that allocates.
+pub fn zeros<T: ZeroBits>(len: Option<usize>, what: &str) -> Result<Vec<T>> {
+    let n = match len {
+        Some(0) => return Ok(Vec::new()),
+        Some(n) => n,
+        None => return filled(None, unsafe_zero::<T>(), what),
+    };
+    let Ok(layout) = std::alloc::Layout::array::<T>(n) else {
+        return filled(None, unsafe_zero::<T>(), what);
+    };
+    // SAFETY: the layout has a non-zero size; the pointer is checked for null; all-zero bits
+    // are valid `T`s (`ZeroBits`); the vector owns the allocation with the same layout.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout).cast::<T>();
+        if ptr.is_null() {
+            return Err(Error::Memory(format!(
+                "could not allocate {} bytes for {what}",
+                layout.size()
+            )));
+        }
+        Ok(Vec::from_raw_parts(ptr, n, n))
+    }
+}
+
+/// The zero of a [`ZeroBits`] type.
+fn unsafe_zero<T: ZeroBits>() -> T {
+    // SAFETY: all-zero bits are a valid `T` (`ZeroBits`).
+    unsafe { std::mem::zeroed() }
+}
+
 /// A vector of `len` copies of `value`, or [`Error::Memory`] naming `what` when it cannot be
 /// allocated (or `len` is `None`: an overflowed size). Every buffer whose size comes from the
 /// input is made here, so a request too large for memory raises instead of aborting.

@@ -11,7 +11,7 @@
 //! ```
 
 use crate::activations::Activation;
-use crate::error::{filled, Error, Result};
+use crate::error::{filled, zeros, Error, Result};
 use crate::init::Init;
 use std::ops::Range;
 
@@ -34,12 +34,7 @@ const STEP_PARALLEL_MIN_FMAS: usize = 1 << 20;
 /// A zeroed vector of `len` elements, or [`Error::Memory`] naming `what` (a network too large
 /// for memory must raise, not abort the interpreter).
 fn zeroed<T: Scalar>(len: Option<usize>, what: impl FnOnce() -> String) -> Result<Vec<T>> {
-    match len {
-        Some(n) if n <= isize::MAX as usize / std::mem::size_of::<T>() => {
-            filled(Some(n), T::zero(), &what())
-        }
-        _ => filled::<T>(None, T::zero(), &what()),
-    }
+    zeros(len, &what())
 }
 
 /// Samples and their targets, row-major.
@@ -586,7 +581,7 @@ impl<T: Scalar> Network<T> {
                  the parameters",
             ));
         }
-        let mut blocks = filled(Some(rows.div_ceil(ROW_UNIT)), 0.0, "block losses")?;
+        let mut blocks = zeros(Some(rows.div_ceil(ROW_UNIT)), "block losses")?;
         let x = MatRef::row_major(data.x, rows, self.n_inputs());
         let (ws, grads, blocks) = (ws.view(), grads.view(), Shared::new(&mut blocks));
         let n_out = self.n_outputs();

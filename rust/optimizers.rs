@@ -4,7 +4,7 @@
 //! A config holds the hyperparameters; an [`OptimizerState`] holds what persists between steps
 //! (momentum buffers, moments, the step count), one slot per parameter tensor.
 
-use crate::error::{filled, Error, Result};
+use crate::error::{zeros, Error, Result};
 use crate::kernels::Shared;
 use crate::kernels::{self, AdamStep, Grad, SgdStep, SklearnAdamStep, SklearnSgdStep};
 use crate::network::Network;
@@ -456,7 +456,7 @@ impl<T: Scalar> OptimizerState<T> {
                 .iter()
                 .map(|&n| {
                     (0..per)
-                        .map(|_| filled(Some(n), T::zero(), "the optimizer's state"))
+                        .map(|_| zeros(Some(n), "the optimizer's state"))
                         .collect::<Result<Vec<_>>>()
                 })
                 .collect::<Result<_>>()?;

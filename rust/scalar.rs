@@ -6,7 +6,15 @@ use crate::kernels::GemmElem;
 
 /// A float the engine computes in. One generic implementation serves f32 and f64.
 pub trait Scalar:
-    num_traits::Float + Default + Debug + Send + Sync + std::iter::Sum + GemmElem + 'static
+    num_traits::Float
+    + Default
+    + Debug
+    + Send
+    + Sync
+    + std::iter::Sum
+    + GemmElem
+    + crate::error::ZeroBits
+    + 'static
 {
     /// NumPy's name for the type, used in messages.
     const NAME: &'static str;

@@ -22,12 +22,15 @@ MAX_INT = 2**63 - 1
 def native(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """`arr` converted to `dtype` in native byte order, C-contiguous and aligned: `arr` itself
     when it already is, else a fresh copy."""
+    if type(arr) is np.ndarray and arr.dtype == dtype:  # the common case, checked cheaply
+        flags = arr.flags
+        if flags.c_contiguous and flags.aligned:
+            return arr
     out = np.asarray(arr, dtype=dtype)
-    if out.dtype.byteorder not in "=|":
-        out = out.astype(out.dtype.newbyteorder("="))
-    if not (out.flags.c_contiguous and out.flags.aligned):
-        out = np.array(out, order="C", copy=True)
-    return out
+    flags = out.flags
+    if flags.c_contiguous and flags.aligned and out.dtype.isnative:
+        return out
+    return np.array(out, dtype=out.dtype.newbyteorder("="), order="C", copy=True)
 
 
 def as_numeric(a: Any, name: str) -> np.ndarray:

@@ -10,7 +10,7 @@ use super::arrays::{to_matrix, Matrix, TargetArray, Vector};
 use super::errors::{guarded, value_error};
 use super::fit::{self, FitArgs};
 use super::optimizers::Optimizer;
-use crate::error::{filled, Result};
+use crate::error::{zeros, Result};
 use crate::losses::argmax;
 use crate::network::{Network, NetworkSpec, Workspace};
 use crate::rng::Rng;
@@ -311,7 +311,7 @@ impl PyNetwork {
 
 /// A copy of `v`, or a MemoryError.
 fn copy<T: Scalar>(v: &[T]) -> Result<Vec<T>> {
-    let mut out = filled(Some(v.len()), T::zero(), "a copy of the parameters")?;
+    let mut out = zeros(Some(v.len()), "a copy of the parameters")?;
     out.copy_from_slice(v);
     Ok(out)
 }
@@ -370,8 +370,8 @@ fn forward<'py, T: Typed>(
     let (data, rows, cols) = (x.data(), x.rows, x.cols);
     let n_out = this.widths[this.widths.len() - 1];
     let out = this.read_detached::<T, _>(py, |net| {
-        net.check_inputs(data, rows, cols)?;
-        let mut out = filled(rows.checked_mul(n_out), T::zero(), "the outputs")?;
+        net.check_width(cols)?; // `forward` checks the rest; this names X before allocating
+        let mut out = zeros(rows.checked_mul(n_out), "the outputs")?;
         net.forward(data, rows, &mut out)?;
         Ok(out)
     })?;
@@ -429,7 +429,8 @@ fn gradients<'py, T: Typed>(
         weights: sw.as_ref().map(|w| w.data()),
     };
     let (loss, grads) = this.read_detached::<T, _>(py, |net| {
-        net.check_data(data.x, data.rows, data.cols, &data.targets)?;
+        // `loss_and_gradients` checks the data; this names X before allocating.
+        net.check_shape(data.rows, data.cols)?;
         let mut ws = Workspace::new(net, data.rows)?;
         let mut grads = net.zero_gradients()?;
         let loss = net.loss_and_gradients(&data, alpha, &mut ws, &mut grads)?;

@@ -16,7 +16,7 @@
 use std::ops::Range;
 
 use super::stepper::Stepper;
-use crate::error::{filled, Result};
+use crate::error::{zeros, Result};
 use crate::kernels;
 use crate::optimizers::Peaks;
 use crate::scalar::Scalar;
@@ -80,7 +80,7 @@ impl<T: Scalar> Guard<T> {
             len += stepper.values(*index, span.clone()).all().len() * span.len();
         }
         if self.backup.len() < len {
-            self.backup = filled(Some(len), T::zero(), "a backup of the parameters")?;
+            self.backup = zeros(Some(len), "a backup of the parameters")?;
         }
         let mut at = 0;
         for (index, span) in &self.owned {

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use self::guard::Guard;
 use self::stepper::{Outcome, StepBuffers, Stepper};
-use crate::error::{filled, Error, Result};
+use crate::error::{filled, zeros, Error, Result};
 use crate::losses::Targets;
 use crate::network::{Network, Workspace, EVAL_BLOCK};
 use crate::optimizers::{OptimizerConfig, OptimizerState};
@@ -115,7 +115,7 @@ impl<T: Scalar> Trainer<T> {
         let order = match order {
             Some(o) => check_order(o, train.rows)?,
             None => {
-                let mut o = filled(Some(train.rows), 0, "the visiting order")?;
+                let mut o = zeros(Some(train.rows), "the visiting order")?;
                 o.iter_mut().enumerate().for_each(|(i, v)| *v = i);
                 o
             }
@@ -351,7 +351,7 @@ fn check_order(order: &[usize], rows: usize) -> Result<Vec<usize>> {
             order.len()
         )));
     }
-    let mut seen = filled(Some(rows), false, "the visiting order")?;
+    let mut seen = zeros(Some(rows), "the visiting order")?;
     for &i in order {
         if i >= rows || std::mem::replace(&mut seen[i], true) {
             return Err(Error::value(format!(
@@ -359,7 +359,7 @@ fn check_order(order: &[usize], rows: usize) -> Result<Vec<usize>> {
             )));
         }
     }
-    let mut copy = filled(Some(rows), 0, "the visiting order")?;
+    let mut copy = zeros(Some(rows), "the visiting order")?;
     copy.copy_from_slice(order);
     Ok(copy)
 }

@@ -4,7 +4,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::guard::Guard;
-use crate::error::{filled, Result};
+use crate::error::{zeros, Result};
 use crate::kernels::{self, Grad, MatRef, Shared};
 use crate::losses::Targets;
 use crate::network::{
@@ -43,11 +43,11 @@ impl<T: Scalar> StepBuffers<T> {
         Ok(StepBuffers {
             ws: Workspace::new(net, rows)?,
             grads: net.zero_gradients()?,
-            x: filled(rows.checked_mul(net.n_inputs()), T::zero(), what)?,
-            classes: filled(Some(rows), 0, what)?,
-            values: filled(rows.checked_mul(net.n_outputs()), T::zero(), what)?,
-            weights: filled(Some(rows), T::zero(), what)?,
-            block_losses: filled(Some(rows.div_ceil(ROW_UNIT)), 0.0, what)?,
+            x: zeros(rows.checked_mul(net.n_inputs()), what)?,
+            classes: zeros(Some(rows), what)?,
+            values: zeros(rows.checked_mul(net.n_outputs()), what)?,
+            weights: zeros(Some(rows), what)?,
+            block_losses: zeros(Some(rows.div_ceil(ROW_UNIT)), what)?,
         })
     }
 }
