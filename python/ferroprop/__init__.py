@@ -23,8 +23,12 @@ from ._core import (
     simd_path,
 )
 from ._threads import get_num_threads, max_threads, set_num_threads
-from .model_files import load
+from .model_files import load, provide
 from .network import History, Network
+
+# The estimators' loader registers itself when `ferroprop.sklearn` is imported: on demand, as
+# scikit-learn is an optional dependency.
+provide(("MLPClassifier", "MLPRegressor"), "ferroprop.sklearn")
 
 __all__ = [
     "SGD",

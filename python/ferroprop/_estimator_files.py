@@ -118,13 +118,10 @@ def _numbers(values: Any) -> list | None:
     return None if values is None else [_number(v) for v in values]
 
 
-def from_model_file(kind: str, tensors: dict[str, np.ndarray], config: dict) -> Any:
-    """Rebuilds an estimator from `read_model_file`'s output, checking every field."""
-    from .sklearn import MLPClassifier, MLPRegressor
-
-    cls = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}.get(kind)
-    if cls is None:
-        raise ValueError(f"kind: expected MLPClassifier or MLPRegressor, got {kind!r}")
+def from_model_file(cls: type, tensors: dict[str, np.ndarray], config: dict) -> Any:
+    """Rebuilds an estimator of class `cls` (`MLPClassifier` or `MLPRegressor`) from
+    `read_model_file`'s output, checking every field."""
+    kind = cls.__name__
     params = dict(require(config, "params", dict))
     fitted = require(config, "fitted", dict)
     hidden = require_list(params, "hidden_layer_sizes", int, min_len=1)

@@ -19,12 +19,13 @@ corrupted, hostile — raises `ValueError` naming the path, before any large all
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import math
 import os
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
@@ -432,6 +433,28 @@ def reject_extra_tensors(tensors: Mapping[str, np.ndarray], expected: Iterable[s
 # -- loading ------------------------------------------------------------------------------------
 
 
+#: kind → builder(tensors, config) -> model, registered by the module that defines the kind.
+_BUILDERS: dict[str, Callable[[dict[str, np.ndarray], dict], Any]] = {}
+#: kind → the module whose import registers its builder, for kinds imported on demand (the
+#: estimators need scikit-learn, which importing ferroprop must not).
+_PROVIDERS: dict[str, str] = {}
+
+
+def register(kind: str, builder: Callable[[dict[str, np.ndarray], dict], Any]) -> None:
+    """Makes `load` rebuild files of `kind` (one of `KINDS`) with `builder(tensors, config)`,
+    which checks every field and raises ValueError/TypeError for bad content."""
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    _BUILDERS[kind] = builder
+
+
+def provide(kinds: Iterable[str], module: str) -> None:
+    """Says that importing `module` registers the builders of `kinds` (imported by `load` when a
+    file of one of them is met)."""
+    for kind in kinds:
+        _PROVIDERS[kind] = module
+
+
 def load(path: str | os.PathLike[str]) -> Any:
     """Loads a model saved by `Network.save` or an estimator's `save`.
 
@@ -442,6 +465,7 @@ def load(path: str | os.PathLike[str]) -> Any:
         FileNotFoundError, IsADirectoryError, PermissionError: the file cannot be opened.
         ValueError: the file is truncated, corrupted or describes an invalid model; the message
             names the path.
+        ImportError: the file holds an estimator and scikit-learn is not installed.
     """
     kind, tensors, config = read_model_file(path)
     return _build(kind, tensors, config, os.fsdecode(os.fspath(path)))
@@ -449,18 +473,13 @@ def load(path: str | os.PathLike[str]) -> Any:
 
 def _build(kind: str, tensors: dict[str, np.ndarray], config: dict, name: str) -> Any:
     """Rebuilds the model `read_model_file` described; builder errors get the path prefixed."""
-    if kind == "Network":
-        from .network import Network
-
-        builder = Network._from_model_file
-        args: tuple[Any, ...] = (tensors, config)
-    else:
-        from .sklearn import _from_model_file
-
-        builder = _from_model_file
-        args = (kind, tensors, config)
+    if kind not in _BUILDERS and kind in _PROVIDERS:
+        importlib.import_module(_PROVIDERS[kind])  # registers the kind's builder
+    builder = _BUILDERS.get(kind)
+    if builder is None:
+        raise _error(name, f"no loader for models of kind {kind!r}")
     try:
-        return builder(*args)
+        return builder(tensors, config)
     except _BUILD_ERRORS as err:
         raise _error(name, _clip(str(err))) from err
     except MemoryError:

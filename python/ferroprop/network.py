@@ -20,6 +20,7 @@ from ._validation import (
     as_vector,
 )
 from .model_files import (
+    register,
     reject_extra_tensors,
     require,
     require_list,
@@ -373,3 +374,6 @@ def _print_epoch(
         print("  ".join(parts), flush=True)
 
     return report
+
+
+register("Network", Network._from_model_file)

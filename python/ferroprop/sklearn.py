@@ -15,6 +15,7 @@ This is the only ferroprop module that imports scikit-learn.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from numbers import Integral, Real
 from typing import Any
@@ -42,11 +43,10 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _core, _estimator_files
-from ._estimator_files import from_model_file as _from_model_file
+from . import _core, _estimator_files, model_files
 from ._validation import native
 
-__all__ = ["MLPClassifier", "MLPRegressor", "_from_model_file"]
+__all__ = ["MLPClassifier", "MLPRegressor"]
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _ACTIVATIONS = {"identity", "logistic", "tanh", "relu", "leaky_relu", "gelu"}
@@ -980,3 +980,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(
             X, y, sample_weight=sample_weight, incremental=True, validation_data=validation_data
         )
+
+
+for _cls in (MLPClassifier, MLPRegressor):
+    model_files.register(_cls.__name__, functools.partial(_estimator_files.from_model_file, _cls))
