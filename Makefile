@@ -26,12 +26,12 @@ test: test-deps lint rust-test install py-test
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy --all-targets --no-default-features -- -D warnings
+	cargo clippy --all-targets --features python -- -D warnings
 	$(PYTHON) -m ruff check python tests benches
 	$(PYTHON) -m ruff format --check python tests benches
 
 rust-test:
-	cargo test --no-default-features
+	cargo test
 
 py-test:
 	cd tests && $(PYTHON) -m pytest -q -ra .

@@ -1,6 +1,6 @@
 //! Criterion benches of the hot loops, reported in GFLOPS (elements/s × 2 = FLOP/s for GEMMs).
 //!
-//! `cargo bench --no-default-features` (add `-- gemm` etc. to filter). `FERROPROP_SIMD` forces
+//! `cargo bench` (add `-- gemm` etc. to filter). `FERROPROP_SIMD` forces
 //! a path; `FERROPROP_NUM_THREADS` sizes the pool (default: all cores).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};

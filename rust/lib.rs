@@ -8,6 +8,45 @@
 //! * [`train`] — the mini-batch training loop.
 //! * [`kernels`] — every hot loop (GEMM, bias+activation, softmax-cross-entropy, updates)
 //!   behind one small interface.
+//!
+//! Used from Rust, without Python (the `python` feature adds the PyO3 binding):
+//!
+//! ```
+//! use ferroprop::losses::Targets;
+//! use ferroprop::rng::Rng;
+//! use ferroprop::train::{self, Dataset, FitConfig, NoHooks};
+//! use ferroprop::{Activation, Init, Loss, Network, NetworkSpec, OptimizerConfig, OptimizerState};
+//!
+//! // XOR: a 2-8-2 tanh network with a softmax cross-entropy output.
+//! let spec = NetworkSpec {
+//!     widths: vec![2, 8, 2],
+//!     activations: vec![Activation::Tanh],
+//!     loss: Loss::CrossEntropy,
+//!     init: Init::Glorot,
+//!     seed: 1,
+//! };
+//! let mut net = Network::<f64>::new(&spec)?;
+//! let (x, y) = ([0., 0., 0., 1., 1., 0., 1., 1.], [0i64, 1, 1, 0]);
+//! let data = Dataset { x: &x, rows: 4, cols: 2, targets: Targets::Classes(&y), weights: None };
+//! let adam = OptimizerConfig::adam(0.05, (0.9, 0.999), 1e-8, 0.0, false)?;
+//! let settings = FitConfig {
+//!     epochs: 300,
+//!     batch_size: 2,
+//!     shuffle: true,
+//!     alpha: 0.0,
+//!     inputs_checked: false,
+//! };
+//! let mut state = OptimizerState::new();
+//! let mut rng = Rng::new(5, 1);
+//! let reports = train::fit(
+//!     &mut net, &adam, &mut state, &data, Some(&data), settings, None, &mut rng, &mut NoHooks,
+//! )?;
+//! assert_eq!(reports.last().unwrap().val_accuracy, Some(1.0));
+//! let mut out = [0.0; 8];
+//! net.forward(&x, 4, &mut out)?; // class probabilities, one row per sample
+//! assert!(out[0] > 0.5 && out[3] > 0.5 && out[5] > 0.5 && out[6] > 0.5);
+//! # Ok::<(), ferroprop::Error>(())
+//! ```
 
 pub mod activations;
 pub mod error;
