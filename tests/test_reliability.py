@@ -464,3 +464,41 @@ print("ok")
 """
     )
     assert out.strip() == "ok"
+
+
+def test_a_child_forked_mid_epoch_refuses_the_busy_network_instead_of_hanging() -> None:
+    out = run_script(
+        """
+import os, threading, time
+rng = np.random.default_rng(0)
+X, y = rng.random((200000, 32), dtype=np.float32), rng.integers(0, 4, 200000)
+busy, idle, opt = fp.Network([32, 64, 4]), fp.Network([32, 64, 4]), fp.SGD(lr=0.01)
+first_epoch_done = threading.Event()
+t = threading.Thread(
+    target=lambda: busy.fit(X, y, epochs=3, batch_size=8, optimizer=opt,
+                            callback=lambda *a: first_epoch_done.set()))
+t.start()
+first_epoch_done.wait(60)
+time.sleep(0.05)  # well inside the second epoch: busy's lock and opt's state are held
+pid = os.fork()
+if pid == 0:
+    code = 0
+    for call in (lambda: busy.predict(X[:4]), lambda: opt.steps,
+                 lambda: idle.fit(X[:64], y[:64], epochs=1, optimizer=opt)):
+        try:
+            call()
+            code = 1
+        except (fp.InternalError, ValueError) as err:  # the network; the optimizer
+            code = code or (0 if "forked" in str(err) else 2)
+    # What was idle at the fork works; so does anything new.
+    idle.fit(X[:64], y[:64], epochs=1, optimizer=fp.SGD(lr=0.01))
+    fp.Network([32, 64, 4]).fit(X[:4096], y[:4096], epochs=1, batch_size=256)
+    os._exit(code)
+_, status = os.waitpid(pid, 0)
+t.join()
+assert os.waitstatus_to_exitcode(status) == 0, status
+busy.predict(X[:4])  # the parent is untouched
+print("ok")
+"""
+    )
+    assert out.strip() == "ok"

@@ -7,9 +7,12 @@
 //!   `RuntimeError` instead of interleaving with the fit.
 //! * A write that ends in an internal error marks the network unusable: its parameters may
 //!   be half-updated, and every later call says so.
+//! * A forked child inherits the network with its locks as they were: the first call in a new
+//!   process checks that no (parent) thread held it at the fork — else the network is marked
+//!   unusable instead of being waited for forever — and forgets the parent's fits.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use pyo3::prelude::*;
@@ -67,6 +70,10 @@ pub struct Shared {
     /// Fits in progress (more than one only when a callback fits the same network again).
     fits: AtomicUsize,
     broken: Mutex<Option<String>>,
+    /// The process whose threads use the network; another one is a forked child.
+    pid: AtomicU32,
+    /// Held while a forked child checks what it inherited.
+    fork_check: Mutex<()>,
 }
 
 /// Marks a fit in progress while alive.
@@ -106,11 +113,39 @@ impl Shared {
             net: RwLock::new(net),
             fits: AtomicUsize::new(0),
             broken: Mutex::new(None),
+            pid: AtomicU32::new(std::process::id()),
+            fork_check: Mutex::new(()),
         }
+    }
+
+    /// In a forked child, on first use: whether a parent thread held the network at the fork
+    /// (then it is unusable: it may be half-written, and its lock would never be released).
+    /// Every call passes here before taking the lock, so no thread of this process holds it
+    /// while the check runs.
+    fn check_fork(&self) {
+        let me = std::process::id();
+        if self.pid.load(Ordering::Acquire) == me {
+            return;
+        }
+        let _checking = self.fork_check.lock().unwrap_or_else(|e| e.into_inner());
+        if self.pid.load(Ordering::Acquire) == me {
+            return;
+        }
+        if self.net.try_write().is_err() {
+            *self.broken.lock().unwrap_or_else(|e| e.into_inner()) = Some(
+                "another thread was using it when this process was forked, so it may be half \
+                 written"
+                    .into(),
+            );
+        }
+        // The parent's fits do not run here.
+        self.fits.store(0, Ordering::Release);
+        self.pid.store(me, Ordering::Release);
     }
 
     /// Refuses a call while another thread's fit uses the network, or once it is unusable.
     pub fn check_available(&self) -> PyResult<()> {
+        self.check_fork();
         if let Some(why) = self
             .broken
             .lock()

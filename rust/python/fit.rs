@@ -134,6 +134,7 @@ pub fn fit<T: Typed>(
     };
     let (opt, on_epoch, seed) = (args.optimizer, args.on_epoch.as_ref(), args.seed);
     let main_thread = is_main_thread(py)?;
+    opt.check_fork()?;
     let session = this.shared.begin_fit()?;
     let id = this.shared.id;
 

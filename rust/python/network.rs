@@ -232,6 +232,7 @@ impl PyNetwork {
                 let (xm, ym) = borrow_data::<T>(self, x, y, ("X", "y"))?;
                 let (data, rows, targets) = (xm.data(), xm.rows, ym.view());
                 let opt = optimizer.get();
+                opt.check_fork()?;
                 self.shared.check_available()?;
                 let id = self.shared.id;
                 py.detach(|| {

@@ -1,5 +1,6 @@
 //! Optimizer classes: hyperparameters plus the state that persists across `step`/`fit` calls.
 
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
@@ -60,9 +61,38 @@ pub struct Slot {
 pub struct Optimizer {
     config: Mutex<OptimizerConfig>,
     slot: Mutex<Slot>,
+    /// The process whose threads use the optimizer; another one is a forked child, which
+    /// checks on first use that no parent thread held the state at the fork.
+    pid: AtomicU32,
+    /// Set in a forked child that inherited the state mid-update.
+    inherited_busy: AtomicBool,
+    fork_check: Mutex<()>,
 }
 
 impl Optimizer {
+    /// In a forked child, on first use: refuses the state if a parent thread held it at the
+    /// fork (it may be half-updated, and its lock would never be released). Callers check this
+    /// before taking a network's lock, so the refusal does not count against the network.
+    pub fn check_fork(&self) -> Result<()> {
+        let me = std::process::id();
+        if self.pid.load(Ordering::Acquire) != me {
+            let _checking = self.fork_check.lock().unwrap_or_else(|e| e.into_inner());
+            if self.pid.load(Ordering::Acquire) != me {
+                if self.slot.try_lock().is_err() {
+                    self.inherited_busy.store(true, Ordering::Release);
+                }
+                self.pid.store(me, Ordering::Release);
+            }
+        }
+        if self.inherited_busy.load(Ordering::Acquire) {
+            return Err(Error::value(
+                "optimizer: another thread was using it when this process was forked, so its \
+                 state may be half written; create a new optimizer",
+            ));
+        }
+        Ok(())
+    }
+
     /// The hyperparameters now.
     pub fn config(&self) -> OptimizerConfig {
         self.config
@@ -79,6 +109,7 @@ impl Optimizer {
         network: u64,
         f: impl FnOnce(&OptimizerConfig, &mut OptimizerState<T>) -> Result<R>,
     ) -> Result<R> {
+        self.check_fork()?;
         let config = self.config();
         let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
         match slot.owner {
@@ -123,20 +154,22 @@ impl Optimizer {
 
     /// Number of updates applied so far (waits for an epoch in progress to end).
     #[getter]
-    fn steps(&self, py: Python<'_>) -> u64 {
-        py.detach(
+    fn steps(&self, py: Python<'_>) -> PyResult<u64> {
+        self.check_fork()?;
+        Ok(py.detach(
             || match &self.slot.lock().unwrap_or_else(|e| e.into_inner()).state {
                 AnyState::Unused => 0,
                 AnyState::F32(s) => s.steps(),
                 AnyState::F64(s) => s.steps(),
             },
-        )
+        ))
     }
 
     /// Forgets the state (buffers, moments, step count) and the network it belonged to, as a
     /// fresh optimizer (waits for an epoch in progress to end).
     fn reset(&self, py: Python<'_>) -> PyResult<()> {
         guarded("Optimizer.reset", || {
+            self.check_fork()?;
             py.detach(|| *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Slot::default());
             Ok(())
         })
@@ -188,6 +221,9 @@ fn with_config(config: OptimizerConfig) -> Optimizer {
     Optimizer {
         config: Mutex::new(config),
         slot: Mutex::new(Slot::default()),
+        pid: AtomicU32::new(std::process::id()),
+        inherited_busy: AtomicBool::new(false),
+        fork_check: Mutex::new(()),
     }
 }
 
