@@ -18,6 +18,7 @@ import pytest
 from numpy.lib import format as npy_format
 
 import ferroprop
+from ferroprop.cli import main as cli_main
 from ferroprop.cli.errors import CLIError
 from ferroprop.cli.labels import encode_classes
 
@@ -360,3 +361,19 @@ sys.exit(cli.main(sys.argv[1:]))
 def test_engine_failures(blobs_npz: Path, method: str, exception: str, code: int, message: str):
     script = _RAISING.format(method=method, exception=exception)
     _fails(["train", "--data", str(blobs_npz), *QUICK], message, code=code, script=script)
+
+
+def test_predict_into_a_closed_pipe_is_not_reported_as_divergence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `ferroprop predict … | head`: writing to a pipe whose reader has gone (Python ignores
+    # SIGPIPE, so the write raises BrokenPipeError).
+    model, data = tmp_path / "m.safetensors", tmp_path / "d.npz"
+    ferroprop.Network([3, 4, 2]).save(model)
+    _npz(data, X=np.zeros((20000, 3)), y=np.zeros(20000, int))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with open(write_end, "w", encoding="utf-8") as closed_pipe:
+        monkeypatch.setattr(sys, "stdout", closed_pipe)
+        code = cli_main(["predict", str(model), "--data", str(data)])
+    assert code == 141  # 128 + SIGPIPE, as a shell reports it; not 1 ("diverged")

@@ -53,10 +53,11 @@ EXIT_DIVERGED = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
 _EXIT_CODES = (
     "exit codes: 0 success, 1 training diverged, 2 bad usage or bad input (also data or a "
     "network too large for memory), 3 internal error of the engine (please report it), "
-    "130 interrupted"
+    "130 interrupted, 141 output closed early (e.g. `| head`)"
 )
 # What the engine raises for its own bugs (`ferroprop.InternalError`, a RuntimeError, in builds
 # that have it).
@@ -274,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         # `ferroprop predict ... | head`: stop quietly, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        return EXIT_BROKEN_PIPE
 
 
 def _one_line(exc: BaseException, limit: int | None = 300) -> str:
