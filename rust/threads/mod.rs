@@ -41,6 +41,31 @@ pub struct Pool {
     team_lock: Mutex<()>,
 }
 
+/// Below this many multiply-adds a call (forward, evaluation, gradients) runs on one thread:
+/// waking a thread costs tens of microseconds.
+const PARALLEL_MIN_FMAS: usize = 1 << 22;
+/// Below this many multiply-adds per step a fit runs on one thread: a fit wakes its team once,
+/// then each step costs three barriers of well under a microsecond.
+const STEP_PARALLEL_MIN_FMAS: usize = 1 << 20;
+
+/// How many members a call of `fmas` multiply-adds is worth (`usize::MAX`: the whole pool).
+pub fn members_for_call(fmas: usize) -> usize {
+    if fmas >= PARALLEL_MIN_FMAS {
+        usize::MAX
+    } else {
+        1
+    }
+}
+
+/// How many members training steps of `fmas` multiply-adds each are worth.
+pub fn members_for_steps(fmas: usize) -> usize {
+    if fmas >= STEP_PARALLEL_MIN_FMAS {
+        usize::MAX
+    } else {
+        1
+    }
+}
+
 /// The most threads `set_num_threads` accepts: four per CPU (at least 8).
 pub fn max_threads() -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());

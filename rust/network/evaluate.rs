@@ -1,0 +1,119 @@
+//! Inference and evaluation: outputs, mean loss and accuracy, per fixed block of rows.
+
+use super::{Dataset, Network, ParamsView, Workspace, EVAL_BLOCK};
+use crate::error::{filled, Error, Result};
+use crate::kernels::{MatRef, Shared};
+use crate::losses::Targets;
+use crate::scalar::Scalar;
+use crate::threads::{self, Team};
+
+impl<T: Scalar> Network<T> {
+    /// Output activations for `x` (rows × n_in, checked by [`Self::check_inputs`]) into `out`
+    /// (rows × n_out): probabilities for the cross-entropies, raw values for MSE. Large inputs
+    /// are split across the thread pool in blocks of rows.
+    pub fn forward(&self, x: &[T], rows: usize, out: &mut [T]) -> Result<()> {
+        let (n_in, n_out) = (self.n_inputs(), self.n_outputs());
+        self.check_inputs(x, rows, n_in)?;
+        if Some(out.len()) != rows.checked_mul(n_out) {
+            return Err(Error::value(format!(
+                "out: expected {rows} × {n_out} values, got {}",
+                out.len()
+            )));
+        }
+        if rows == 0 {
+            return Ok(());
+        }
+        let out = Shared::new(out);
+        let params = self.params();
+        let make = || Workspace::new(self, rows.min(EVAL_BLOCK));
+        threads::team_with(self.members_for(rows), make, |team, ws| {
+            let ws = ws.view();
+            for block in team.share(rows.div_ceil(EVAL_BLOCK), 1) {
+                let (start, end) = (block * EVAL_BLOCK, ((block + 1) * EVAL_BLOCK).min(rows));
+                let n = end - start;
+                let xb = MatRef::row_major(&x[start * n_in..end * n_in], n, n_in);
+                // SAFETY: this member alone owns the workspace and these output rows.
+                unsafe {
+                    self.forward_rows(&params, xb, 0..n, &ws);
+                    let dst = out.part(start * n_out..end * n_out);
+                    dst.copy_from_slice(&ws.z[self.layers.len() - 1].read()[..n * n_out]);
+                    self.loss.output(dst, n_out);
+                }
+            }
+        })
+    }
+
+    /// Mean loss and, except for MSE, the accuracy of `x` against `targets` (both checked
+    /// here). Summed per fixed block of rows, so the result does not depend on the number of
+    /// threads.
+    pub fn evaluate(
+        &self,
+        x: &[T],
+        rows: usize,
+        targets: &Targets<'_, T>,
+    ) -> Result<(f64, Option<f64>)> {
+        self.check_data(x, rows, self.n_inputs(), targets)?;
+        let data = Dataset {
+            x,
+            rows,
+            cols: self.n_inputs(),
+            targets: *targets,
+            weights: None,
+        };
+        let mut sums = filled(
+            Some(rows.div_ceil(EVAL_BLOCK)),
+            (0.0, Some(0)),
+            "block sums",
+        )?;
+        let shared = Shared::new(&mut sums);
+        let params = self.params();
+        let make = || Workspace::new(self, rows.min(EVAL_BLOCK));
+        threads::team_with(self.members_for(rows), make, |team, ws| {
+            // SAFETY: every member evaluates the same data; nothing writes the parameters.
+            unsafe { self.evaluate_in(team, &params, &data, ws, shared) }
+        })?;
+        Ok(self.combine(&sums, rows))
+    }
+
+    /// This member's share of the blocks of `data`: summed loss and correct predictions per
+    /// block into `sums` (one slot per block of [`EVAL_BLOCK`] rows).
+    ///
+    /// # Safety
+    /// Every member of `team` must call this with the same `data` and `sums`, and nothing may
+    /// write the parameters meanwhile.
+    pub(crate) unsafe fn evaluate_in(
+        &self,
+        team: &Team<'_>,
+        params: &ParamsView<'_, T>,
+        data: &Dataset<'_, T>,
+        ws: &mut Workspace<T>,
+        sums: Shared<'_, (f64, Option<usize>)>,
+    ) {
+        let (n_in, n_out) = (self.n_inputs(), self.n_outputs());
+        let mine = team.share(data.rows.div_ceil(EVAL_BLOCK), 1);
+        for (block, slot) in mine.clone().zip(sums.part(mine)) {
+            let (start, end) = (
+                block * EVAL_BLOCK,
+                ((block + 1) * EVAL_BLOCK).min(data.rows),
+            );
+            let n = end - start;
+            let xb = MatRef::row_major(&data.x[start * n_in..end * n_in], n, n_in);
+            self.forward_rows(params, xb, 0..n, &ws.view());
+            let targets = data.targets.slice(start, end, n_out);
+            let logits = &mut ws.z[self.layers.len() - 1][..n * n_out];
+            let correct = self.loss.correct(logits, n_out, &targets);
+            *slot = (
+                self.loss.sum_and_grad(logits, n_out, &targets, None, 1.0),
+                correct,
+            );
+        }
+    }
+
+    /// Mean loss and accuracy from per-block sums, added in block order.
+    pub(crate) fn combine(&self, sums: &[(f64, Option<usize>)], rows: usize) -> (f64, Option<f64>) {
+        let total: f64 = sums.iter().map(|s| s.0).sum();
+        let correct = sums.iter().try_fold(0, |acc, s| s.1.map(|c| acc + c));
+        let mean = total / self.loss.total::<T>(rows, self.n_outputs(), None);
+        (mean, correct.map(|c| c as f64 / rows as f64))
+    }
+}
