@@ -85,13 +85,6 @@ vectorised! {
 }
 
 vectorised! {
-    /// The largest `|v_i|` (0 for an empty slice; NaNs are ignored, check [`all_finite`]).
-    pub fn max_abs<T>(v: &[T]) -> T {
-        v.iter().fold(T::zero(), |m, x| m.max(x.abs()))
-    }
-}
-
-vectorised! {
     /// The largest `|v_i|` if every element is finite, else infinity (one pass, no early
     /// exit; an integer max of the magnitudes' bits, so it vectorises).
     pub fn finite_max_abs<T>(v: &[T]) -> f64 {
