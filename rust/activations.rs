@@ -27,6 +27,17 @@ impl Activation {
     /// Every accepted name (with `logistic` as scikit-learn's alias for `sigmoid`).
     pub const NAMES: &'static str = "identity, relu, leaky_relu, sigmoid (or logistic), tanh, gelu";
 
+    /// The canonical names, then the aliases.
+    pub const ALL_NAMES: [&'static str; 7] = [
+        "identity",
+        "relu",
+        "leaky_relu",
+        "sigmoid",
+        "tanh",
+        "gelu",
+        "logistic",
+    ];
+
     /// Parses a user-facing name.
     pub fn parse(name: &str) -> Result<Self> {
         Ok(match name {

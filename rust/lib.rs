@@ -2,7 +2,8 @@
 //!
 //! The crate is the whole engine; the PyO3 binding (feature `python`) is a thin layer at the edge.
 //!
-//! * [`network`] — the fully connected network: forward pass and the chain-rule backward pass.
+//! * [`layers`] — Dense, Activation, Dropout, LayerNorm, BatchNorm: one file each.
+//! * [`network`] — a stack of layers: forward pass and the chain-rule backward pass.
 //! * [`activations`], [`losses`] — the pieces a layer and the output are made of.
 //! * [`optimizers`] — SGD, Adam and AdamW with `torch.optim` semantics.
 //! * [`train`] — the mini-batch training loop.
@@ -52,6 +53,7 @@ pub mod activations;
 pub mod error;
 pub mod init;
 pub mod kernels;
+pub mod layers;
 pub mod losses;
 pub mod network;
 pub mod optimizers;
@@ -66,7 +68,8 @@ mod python;
 pub use activations::Activation;
 pub use error::{Error, Result};
 pub use init::Init;
+pub use layers::LayerSpec;
 pub use losses::{Loss, Targets};
-pub use network::{Gradients, Network, NetworkSpec};
+pub use network::{Gradients, Network, NetworkSpec, StackSpec};
 pub use optimizers::{OptimizerConfig, OptimizerState};
 pub use scalar::Scalar;

@@ -422,7 +422,7 @@ fn peaks(param: f64, s0: f64, s1: f64) -> Peaks {
 pub struct OptimizerState<T> {
     /// Completed steps.
     steps: u64,
-    /// Per parameter tensor (W0, b0, W1, b1, …): its buffers.
+    /// Per parameter tensor (in the network's order): its buffers.
     slots: Vec<Vec<Vec<T>>>,
 }
 
@@ -445,11 +445,7 @@ impl<T: Scalar> OptimizerState<T> {
 
     /// Allocates buffers on first use; afterwards checks the network still has the same shapes.
     pub fn bind(&mut self, config: &OptimizerConfig, net: &Network<T>) -> Result<()> {
-        let sizes: Vec<usize> = net
-            .layers()
-            .iter()
-            .flat_map(|l| [l.weight.len(), l.bias.len()])
-            .collect();
+        let sizes: Vec<usize> = net.param_info().iter().map(|p| p.len()).collect();
         if self.slots.is_empty() {
             let per = config.buffers_per_parameter();
             self.slots = sizes

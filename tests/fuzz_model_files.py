@@ -163,6 +163,20 @@ def seeds() -> list[bytes]:
         fp.Network(
             [2, 3, 3, 1], activation=["relu", "gelu"], loss="binary_cross_entropy", init="he"
         ),
+        fp.Network([3, 4, 2], dropout=0.25, normalization="batch", dtype="float64", seed=3),
+        fp.Sequential(
+            [
+                fp.layers.Dense(4),
+                fp.layers.LayerNorm(),
+                fp.layers.Activation("gelu"),
+                fp.layers.Dropout(0.1),
+                fp.layers.Dense(3),
+                fp.layers.BatchNorm(),
+                fp.layers.Dense(2),
+            ],
+            input_dim=3,
+            seed=4,
+        ),
     ]
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "seed.safetensors")

@@ -238,6 +238,7 @@ def test_metadata(tmp_path: Path) -> None:
         "dtype": "float64",
         "init": "glorot",
         "seed": 7,
+        "training_steps": net.training_steps,
     }
     assert {k: (v["dtype"], v["shape"]) for k, v in header.items() if k != "__metadata__"} == {
         "weights.0": ("F64", [5, 4]),
@@ -534,7 +535,7 @@ def test_tensors_not_matching_config(tmp_path: Path, change, match: str) -> None
         (_metadata(config={"widths": [3, 2]}), "expected a string"),
         (_metadata(ferroprop_version=None), "expected a string"),
         (_metadata(format="pytorch"), "'format'"),
-        (_metadata(kind="Sequential"), "unknown kind"),
+        (_metadata(kind="Functional"), "unknown kind"),
         (_metadata(config="{not json"), "not JSON"),
         (_metadata(config="[1, 2]"), "expected an object"),
         (_metadata(config='"text"'), "expected an object"),

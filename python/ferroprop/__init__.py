@@ -5,13 +5,19 @@
 >>> hist = net.fit(X, y, epochs=10, batch_size=64, optimizer=fp.SGD(lr=0.1))  # doctest: +SKIP
 >>> net.save("net.safetensors"); net = fp.load("net.safetensors")  # doctest: +SKIP
 
+A stack of layers, as `torch.nn.Sequential`:
+
+>>> from ferroprop import layers as L
+>>> net = fp.Sequential([L.Dense(128), L.LayerNorm(), L.Activation("gelu"), L.Dropout(0.1),
+...                      L.Dense(10)], input_dim=784, loss="cross_entropy")
+
 `fp.MLPClassifier` and `fp.MLPRegressor` (scikit-learn's estimators, trained here) live in
 `ferroprop.sklearn`, imported on first use: only they need scikit-learn.
 """
 
 from typing import Any
 
-from . import datasets
+from . import datasets, layers
 from ._core import (
     SGD,
     Adam,
@@ -22,9 +28,11 @@ from ._core import (
     __version__,
     simd_path,
 )
+from ._model import History
 from ._threads import get_num_threads, max_threads, set_num_threads
 from .model_files import load, provide
-from .network import History, Network
+from .network import Network
+from .sequential import Sequential
 
 # The estimators' loader registers itself when `ferroprop.sklearn` is imported: on demand, as
 # scikit-learn is an optional dependency.
@@ -41,8 +49,10 @@ __all__ = [
     "MLPRegressor",
     "Network",
     "Optimizer",
+    "Sequential",
     "__version__",
     "datasets",
+    "layers",
     "get_num_threads",
     "load",
     "max_threads",

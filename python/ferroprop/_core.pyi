@@ -58,6 +58,87 @@ class SklearnAdam(Optimizer):
 _Float = np.float32 | np.float64
 _EpochCallback = Callable[[int, float, float | None, float | None, float], None]
 
+#: The layer kinds of `ferroprop.layers`.
+LAYERS: tuple[str, ...]
+#: Every activation name `Activation` accepts (canonical names, then aliases).
+ACTIVATIONS: tuple[str, ...]
+
+class Layer:
+    """Base class of the layers; frozen, comparable, picklable."""
+
+    @property
+    def kind(self) -> str:
+        """"Dense", "Activation", "Dropout", "LayerNorm" or "BatchNorm"."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __reduce__(self) -> tuple[type[Layer], tuple[int | float | str, ...]]: ...
+
+class Dense(Layer):
+    """`X·W + b` (`torch.nn.Linear`).
+
+    Args:
+        units: output features, a positive integer.
+        init: "glorot" (uniform, scikit-learn's rule; the default) or "he".
+
+    Raises:
+        TypeError: `units` is not an integer. ValueError: `units` <= 0, an unknown `init`.
+    """
+
+    def __init__(self, units: int, init: str = "glorot") -> None: ...
+    @property
+    def units(self) -> int: ...
+    @property
+    def init(self) -> str: ...
+
+class Activation(Layer):
+    """An elementwise activation: one of `ACTIVATIONS`.
+
+    Raises:
+        ValueError: an unknown name.
+    """
+
+    def __init__(self, name: str) -> None: ...
+    @property
+    def name(self) -> str: ...
+
+class Dropout(Layer):
+    """Inverted dropout (`torch.nn.Dropout`): in training, each unit kept with probability
+    `1 - p` and scaled by `1/(1-p)`; the identity in evaluation.
+
+    Raises:
+        TypeError: `p` is not a number. ValueError: `p` outside [0, 1).
+    """
+
+    def __init__(self, p: float | None = 0.5) -> None: ...
+    @property
+    def p(self) -> float: ...
+
+class LayerNorm(Layer):
+    """Per-row normalisation with learnable γ, β (`torch.nn.LayerNorm`).
+
+    Raises:
+        ValueError: `eps` <= 0 or not finite.
+    """
+
+    def __init__(self, eps: float | None = 1e-5) -> None: ...
+    @property
+    def eps(self) -> float: ...
+
+class BatchNorm(Layer):
+    """Per-feature batch normalisation with running statistics (`torch.nn.BatchNorm1d`).
+
+    Raises:
+        ValueError: `momentum` outside [0, 1], `eps` <= 0.
+    """
+
+    def __init__(self, momentum: float | None = 0.1, eps: float | None = 1e-5) -> None: ...
+    @property
+    def momentum(self) -> float: ...
+    @property
+    def eps(self) -> float: ...
+
+_StateValue = npt.NDArray[_Float] | int
+
 class Network:
     """The engine network; arrays must already have its dtype, C order (labels: int64)."""
 
@@ -70,10 +151,26 @@ class Network:
         init: str,
         seed: int,
     ) -> None: ...
+    @staticmethod
+    def stack(
+        layers: Sequence[Layer], input_dim: int, loss: str, dtype: str, seed: int
+    ) -> Network:
+        """A network from a list of layers ending in a Dense.
+
+        Raises:
+            TypeError: an item that is not a Layer. ValueError: an empty list, a last layer
+            that is not a Dense, `input_dim` < 1, an unknown loss or dtype.
+        """
     @property
     def widths(self) -> list[int]: ...
     @property
     def activations(self) -> list[str]: ...
+    @property
+    def layers(self) -> list[Layer]: ...
+    @property
+    def training_steps(self) -> int: ...
+    @training_steps.setter
+    def training_steps(self, steps: int) -> None: ...
     @property
     def loss_name(self) -> str: ...
     @property
@@ -83,7 +180,17 @@ class Network:
     def set_parameters(
         self, weights: Sequence[npt.NDArray[_Float]], biases: Sequence[npt.NDArray[_Float]]
     ) -> None: ...
-    def forward(self, x: npt.NDArray[_Float]) -> npt.NDArray[_Float]: ...
+    def state_dict(self) -> list[tuple[str, _StateValue]]:
+        """Every entry as `(name, copy)` in torch's names, layouts and order; counters as int."""
+    def load_state_dict(self, entries: Sequence[tuple[str, _StateValue]]) -> None:
+        """Replaces every entry (arrays of the network's dtype, C order; counters as int).
+
+        Raises:
+            TypeError: an array of another dtype. ValueError: a missing, unexpected or
+            mis-shaped entry (named), a non-finite value, a negative variance or count.
+        """
+    def _dropout_keep(self, index: int, rows: int) -> npt.NDArray[np.bool_]: ...
+    def forward(self, x: npt.NDArray[_Float], training: bool = False) -> npt.NDArray[_Float]: ...
     def predict(self, x: npt.NDArray[_Float]) -> npt.NDArray[np.int64] | npt.NDArray[_Float]: ...
     def loss(self, x: npt.NDArray[_Float], y: npt.NDArray[np.generic]) -> float: ...
     def gradients(
@@ -92,7 +199,16 @@ class Network:
         y: npt.NDArray[np.generic],
         sample_weight: npt.NDArray[_Float] | None = None,
         alpha: float = 0.0,
-    ) -> tuple[float, list[npt.NDArray[_Float]], list[npt.NDArray[_Float]]]: ...
+    ) -> tuple[float, list[tuple[str, npt.NDArray[_Float]]]]:
+        """`(loss, [(name, gradient), …])` in training mode, named like `state_dict`."""
+    def dense_gradients(
+        self,
+        x: npt.NDArray[_Float],
+        y: npt.NDArray[np.generic],
+        sample_weight: npt.NDArray[_Float] | None = None,
+        alpha: float = 0.0,
+    ) -> tuple[float, tuple[list[npt.NDArray[_Float]], list[npt.NDArray[_Float]]]]:
+        """`(loss, (dW, db))` of the Dense layers, `dW` laid out like `weights()`."""
     def step(
         self, x: npt.NDArray[_Float], y: npt.NDArray[np.generic], optimizer: Optimizer
     ) -> float: ...

@@ -3,7 +3,7 @@
 A ferroprop model file is a plain safetensors file whose `__metadata__` holds four strings:
 
 - `format`: always `"ferroprop"`;
-- `kind`: what to rebuild, `"Network"`, `"MLPClassifier"` or `"MLPRegressor"`;
+- `kind`: what to rebuild, `"Network"`, `"Sequential"`, `"MLPClassifier"` or `"MLPRegressor"`;
 - `ferroprop_version`: the version that wrote it;
 - `config`: a JSON object with the architecture, hyperparameters and classes, as the kind needs.
 
@@ -34,7 +34,7 @@ from ._atomic_write import atomic_write
 from ._core import __version__
 
 #: The `kind` values a model file may hold.
-KINDS = ("Network", "MLPClassifier", "MLPRegressor")
+KINDS = ("Network", "Sequential", "MLPClassifier", "MLPRegressor")
 #: Files larger than this are refused before being read.
 MAX_FILE_BYTES = 4 * 2**30
 #: The safetensors crate's own limit on the JSON header.

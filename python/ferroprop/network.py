@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from . import _core
-from ._validation import (
-    as_count,
-    as_labels,
-    as_matrix,
-    as_names,
-    as_seed,
-    as_values,
-    as_vector,
-)
+from ._model import _DTYPES, History, Model, dtype_name
+from ._validation import as_count, as_matrix, as_names, as_seed, as_vector
 from .model_files import (
     register,
     reject_extra_tensors,
@@ -29,35 +21,13 @@ from .model_files import (
     write_model_file,
 )
 
-_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+__all__ = ["History", "Network"]
+
+#: `normalization=` values and the layer each inserts after every hidden Dense.
+NORMALIZATIONS = {"layer": _core.LayerNorm, "batch": _core.BatchNorm}
 
 
-@dataclasses.dataclass
-class History:
-    """Per-epoch record of a `fit` call.
-
-    `loss` is the mean training loss (each batch's loss taken before its update);
-    `val_loss` and `val_accuracy` are filled when `validation_data` is given (accuracy for the
-    cross-entropies only); `seconds` is each epoch's wall time.
-    """
-
-    loss: list[float] = dataclasses.field(default_factory=list)
-    val_loss: list[float] = dataclasses.field(default_factory=list)
-    val_accuracy: list[float] = dataclasses.field(default_factory=list)
-    seconds: list[float] = dataclasses.field(default_factory=list)
-
-
-def _dtype_name(dtype: Any) -> str:
-    try:
-        name = np.dtype(dtype).name
-    except TypeError as err:
-        raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}") from err
-    if name not in _DTYPES:
-        raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
-    return name
-
-
-class Network:
+class Network(Model):
     """A fully connected network `[n_in, h1, …, n_out]` trained by backpropagation.
 
     Layer `l` computes `A_l = act(A_{l-1} @ W_l + b_l)` with `W_l` of shape `(fan_in, fan_out)`
@@ -74,8 +44,14 @@ class Network:
             (halved) and `poisson` (exp output), as its estimators define them.
         dtype: `float32` or `float64`; inputs are converted to it.
         init: `glorot` (uniform; scikit-learn's rule) or `he` (Kaiming uniform). Biases start at 0.
-        seed: seeds initialisation (and the shuffles of `fit(seed=None)`); same seed, same
-            weights on every machine.
+        seed: seeds initialisation, dropout masks and the shuffles of `fit(seed=None)`; same
+            seed, same weights on every machine.
+        dropout: a `Dropout(dropout)` after every hidden activation (0: none).
+        normalization: None, "layer" or "batch": a `LayerNorm()` or `BatchNorm()` between every
+            hidden Dense and its activation.
+
+    The network is the stack `Dense, [norm], Activation, [Dropout]` per hidden layer, then a
+    Dense (see `layers` and `state_dict()`); with the defaults, `[Dense, Activation] * n, Dense`.
     """
 
     def __init__(
@@ -86,6 +62,8 @@ class Network:
         dtype: Any = "float32",
         init: str = "glorot",
         seed: int = 0,
+        dropout: float = 0.0,
+        normalization: str | None = None,
     ) -> None:
         if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence | np.ndarray):
             raise TypeError(f"widths: expected a list of integers, got {widths!r}")
@@ -95,12 +73,22 @@ class Network:
         for name, value in (("loss", loss), ("init", init)):
             if not isinstance(value, str):
                 raise TypeError(f"{name}: expected a name (str), got {value!r}")
+        if normalization is not None and normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization: expected None, 'layer' or 'batch', got {normalization!r}"
+            )
         activations = as_names(activation, len(widths) - 2, "activation")
-        name = _dtype_name(dtype)
+        name = dtype_name(dtype)
         self._dtype = _DTYPES[name]
         self._init = init
         self._seed = as_seed(seed)
-        self._core = _core.Network(widths, activations, loss, name, init, as_seed(seed))
+        self._dropout = float(_core.Dropout(dropout).p) if dropout != 0.0 else 0.0
+        self._normalization = normalization
+        if self._dropout == 0.0 and normalization is None:
+            self._core = _core.Network(widths, activations, loss, name, init, self._seed)
+        else:
+            layers = _stack(widths, activations, init, self._dropout, normalization)
+            self._core = _core.Network.stack(layers, widths[0], loss, name, self._seed)
         self._class_names: list[str] | None = None
 
     # -- description --------------------------------------------------------------------------
@@ -116,23 +104,28 @@ class Network:
         return list(self._core.activations)
 
     @property
-    def loss_name(self) -> str:
-        return self._core.loss_name
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._dtype
-
-    @property
     def class_names(self) -> list[str] | None:
         """The class names a model file stored (`save(path, class_names=...)`), one per output
         in class-index order; None when the network was not loaded from a file holding them."""
         return None if self._class_names is None else list(self._class_names)
 
+    @property
+    def dropout(self) -> float:
+        return self._dropout
+
+    @property
+    def normalization(self) -> str | None:
+        return self._normalization
+
     def __repr__(self) -> str:
+        extra = ""
+        if self._dropout:
+            extra += f", dropout={self._dropout!r}"
+        if self._normalization is not None:
+            extra += f", normalization={self._normalization!r}"
         return (
             f"Network({self.widths}, activation={self.activations}, loss={self.loss_name!r}, "
-            f"dtype={self._dtype.name!r})"
+            f"dtype={self._dtype.name!r}{extra})"
         )
 
     # -- parameters ---------------------------------------------------------------------------
@@ -180,14 +173,25 @@ class Network:
         for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
             tensors[f"weights.{i}"] = w
             tensors[f"biases.{i}"] = b
-        config = {
+        # The normalisation layers' tensors under their state_dict names.
+        for key, value in self.state_dict().items():
+            if not key.endswith((".weight", ".bias")) or int(key.split(".")[0]) not in (
+                self._dense_indices()
+            ):
+                tensors[key] = value
+        config: dict[str, Any] = {
             "widths": self.widths,
             "activations": self.activations,
             "loss": self.loss_name,
             "dtype": self._dtype.name,
             "init": self._init,
             "seed": self._seed,
+            "training_steps": self.training_steps,
         }
+        if self._dropout:
+            config["dropout"] = self._dropout
+        if self._normalization is not None:
+            config["normalization"] = self._normalization
         if names is not None:
             config["class_names"] = list(names)
         write_model_file(path, "Network", tensors, config)
@@ -217,113 +221,83 @@ class Network:
                 widths[-1],
                 "config['class_names']",
             )
+        # Absent from files written before these options existed.
+        dropout = require(config, "dropout", float) if "dropout" in config else 0.0
+        normalization = None
+        if "normalization" in config:
+            normalization = require(config, "normalization", str)
+        steps = require(config, "training_steps", int) if "training_steps" in config else 0
         weights, biases, names = [], [], []
         for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
             weights.append(tensor(tensors, f"weights.{i}", (fan_in, fan_out), dtype))
             biases.append(tensor(tensors, f"biases.{i}", (fan_out,), dtype))
             names += [f"weights.{i}", f"biases.{i}"]
+        net = cls(
+            widths,
+            activation=activations,
+            loss=loss,
+            dtype=dtype,
+            init=init,
+            seed=seed,
+            dropout=dropout,
+            normalization=normalization,
+        )
+        state = {}
+        for key, value in net.state_dict().items():
+            if int(key.split(".")[0]) in net._dense_indices() and key.endswith(
+                (".weight", ".bias")
+            ):
+                continue
+            want = "int64" if value.dtype.kind == "i" else dtype
+            state[key] = tensor(tensors, key, value.shape, want)
+            names.append(key)
         reject_extra_tensors(tensors, names)
-        net = cls(widths, activation=activations, loss=loss, dtype=dtype, init=init, seed=seed)
         net._class_names = class_names
         net.set_parameters(weights, biases)
+        if state:
+            full = net.state_dict()
+            full.update(state)
+            net.load_state_dict(full)
+        net._core.training_steps = as_count(steps, "config['training_steps']")
         return net
 
-    # -- inference and gradients ----------------------------------------------------------------
+    def _dense_indices(self) -> list[int]:
+        """Positions of the Dense layers in `layers` (their state_dict prefixes)."""
+        return [i for i, layer in enumerate(self._core.layers) if layer.kind == "Dense"]
 
-    def _x(self, X: Any, name: str = "X") -> np.ndarray:
-        return as_matrix(X, self._dtype, name)
-
-    def _y(self, y: Any, name: str = "y") -> np.ndarray:
-        if self.loss_name in ("cross_entropy", "log_loss"):
-            return as_labels(y, name)
-        return as_values(y, self._dtype, self.widths[-1], name)
-
-    def forward(self, X: Any) -> np.ndarray:
-        """Output activations `(n, n_out)` for `X (n, n_in)`: class probabilities for
-        cross_entropy, per-output probabilities for binary_cross_entropy, values for mse."""
-        return self._core.forward(self._x(X))
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Class indices `(n,)` int64 for cross_entropy; the `forward` outputs otherwise."""
-        return self._core.predict(self._x(X))
-
-    def loss(self, X: Any, y: Any) -> float:
-        """The mean loss of `X (n, n_in)` against `y`."""
-        return self._core.loss(self._x(X), self._y(y))
+    # -- gradients ------------------------------------------------------------------------------
 
     def gradients(self, X: Any, y: Any) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
-        """`(loss, dW, db)`: the mean loss over all rows and its gradients, shaped like
-        `weights` and `biases`."""
-        return self._core.gradients(self._x(X), self._y(y))
+        """`(loss, dW, db)`: the mean loss over all rows (training mode) and its gradients,
+        shaped like `weights` and `biases`. `named_gradients` gives every parameter's."""
+        loss, (dw, db) = self._core.dense_gradients(self._x(X), self._y(y))
+        return loss, dw, db
 
-    # -- training -------------------------------------------------------------------------------
+    def named_gradients(self, X: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]:
+        """`(loss, grads)` with `grads` keyed and laid out like the trainable entries of
+        `state_dict()` (normalisation layers included)."""
+        return self._named_gradients(X, y)
 
-    def step(self, X: Any, y: Any, optimizer: _core.Optimizer) -> float:
-        """One optimizer update on the batch `(X, y)`; returns the batch's loss before it."""
-        _check_optimizer(optimizer)
-        return self._core.step(self._x(X), self._y(y), optimizer)
 
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        epochs: int = 10,
-        batch_size: int = 32,
-        optimizer: _core.Optimizer | None = None,
-        shuffle: bool = True,
-        seed: int | None = None,
-        validation_data: tuple[Any, Any] | None = None,
-        verbose: bool = False,
-        callback: Callable[[int, float, float | None, float | None, float], None] | None = None,
-    ) -> History:
-        """Mini-batch training, looped in Rust with the GIL released.
-
-        Each epoch visits every row of `X (n, n_in)` once, in a fresh seeded order when
-        `shuffle`; the last partial batch is used. `optimizer` defaults to `SGD(lr=0.01)` and
-        keeps its state across calls. `seed=None` draws shuffles from the network's own
-        generator (reproducible from its seed); an integer fixes them. Ctrl-C stops between
-        batches with the parameters of the last completed step and raises KeyboardInterrupt.
-        A non-finite loss raises `DivergenceError` naming the epoch and batch.
-        `callback(epoch, loss, val_loss, val_accuracy, seconds)` is called after each epoch
-        (epoch counted from 1; val_* None without validation data), after the `verbose` line.
-        """
-        optimizer = _core.SGD(lr=0.01) if optimizer is None else optimizer
-        _check_optimizer(optimizer)
-        epochs = as_count(epochs, "epochs")
-        batch_size = as_count(batch_size, "batch_size", 1)
-        seed = None if seed is None else as_seed(seed)
-        x_val = y_val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-                raise ValueError("validation_data: expected a pair (X_val, y_val)")
-            x_val = self._x(validation_data[0], "X_val")
-            y_val = self._y(validation_data[1], "y_val")
-        X, y = self._x(X), self._y(y)
-        report = _print_epoch(epochs, len(X)) if verbose else None
-        if callback is not None:
-            if not callable(callback):
-                raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
-            if report is not None:
-                printer, user = report, callback
-
-                def report(*row: Any) -> None:
-                    printer(*row)
-                    user(*row)
-
-            else:
-                report = callback
-        rows = self._core.fit(
-            X, y, epochs, batch_size, optimizer, bool(shuffle), seed, x_val, y_val, report
-        )
-        hist = History()
-        for loss, val_loss, val_acc, seconds in rows:
-            hist.loss.append(loss)
-            hist.seconds.append(seconds)
-            if val_loss is not None:
-                hist.val_loss.append(val_loss)
-            if val_acc is not None:
-                hist.val_accuracy.append(val_acc)
-        return hist
+def _stack(
+    widths: list[int],
+    activations: list[str],
+    init: str,
+    dropout: float,
+    normalization: str | None,
+) -> list[_core.Layer]:
+    """`Dense, [norm], Activation, [Dropout]` per hidden layer, then the output Dense."""
+    hidden = activations * (len(widths) - 2) if len(activations) == 1 else activations
+    layers: list[_core.Layer] = []
+    for units, act in zip(widths[1:-1], hidden, strict=True):
+        layers.append(_core.Dense(units, init))
+        if normalization is not None:
+            layers.append(NORMALIZATIONS[normalization]())
+        layers.append(_core.Activation(act))
+        if dropout:
+            layers.append(_core.Dropout(dropout))
+    layers.append(_core.Dense(widths[-1], init))
+    return layers
 
 
 def _check_class_names(
@@ -348,32 +322,6 @@ def _check_class_names(
             raise ValueError(f"{where}[{i}]: expected str, got {type(name).__name__}")
         names.append(str(name))
     return names
-
-
-def _check_optimizer(optimizer: Any) -> None:
-    if not isinstance(optimizer, _core.Optimizer):
-        raise TypeError(
-            f"optimizer: expected ferroprop.SGD, Adam or AdamW, got {type(optimizer).__name__}"
-        )
-
-
-def _print_epoch(
-    epochs: int, rows: int
-) -> Callable[[int, float, float | None, float | None, float], None]:
-    """The `fit(verbose=True)` callback: one line per epoch."""
-
-    def report(
-        epoch: int, loss: float, val_loss: float | None, val_acc: float | None, seconds: float
-    ) -> None:
-        parts = [f"epoch {epoch}/{epochs}", f"loss {loss:.4f}"]
-        if val_loss is not None:
-            parts.append(f"val_loss {val_loss:.4f}")
-        if val_acc is not None:
-            parts.append(f"val_accuracy {val_acc:.4f}")
-        parts.append(f"{seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} samples/s)")
-        print("  ".join(parts), flush=True)
-
-    return report
 
 
 register("Network", Network._from_model_file)

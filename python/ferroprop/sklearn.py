@@ -619,7 +619,7 @@ class _BaseMLP(BaseEstimator):
                 [native(c, c.dtype) for c in coefs],
                 [native(b, b.dtype) for b in intercepts],
             )
-            loss, dw, db = net.gradients(X, y, sample_weight, float(self.alpha))
+            loss, (dw, db) = net.dense_gradients(X, y, sample_weight, float(self.alpha))
             return loss, np.hstack([g.ravel() for g in (*dw, *db)])
 
         packed = np.hstack([p.ravel() for p in (*self.coefs_, *self.intercepts_)])

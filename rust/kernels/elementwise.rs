@@ -63,6 +63,27 @@ vectorised! {
 }
 
 vectorised! {
+    /// `a = act(z)` elementwise (an activation that is not fused into a Dense).
+    pub fn activation<T>(a: &mut [T], z: &[T], act: Activation) {
+        debug_assert!(a.len() == z.len());
+        per_activation!(act, |k| {
+            for (ai, &zi) in a.iter_mut().zip(z) {
+                *ai = k.apply(zi);
+            }
+        })
+    }
+}
+
+vectorised! {
+    /// `out = x ⊙ m` elementwise (dropout's mask, forward and backward).
+    pub fn multiply<T>(out: &mut [T], x: &[T], m: &[T]) {
+        for ((o, &xi), &mi) in out.iter_mut().zip(x).zip(m) {
+            *o = xi * mi;
+        }
+    }
+}
+
+vectorised! {
     /// Turns `dA` into `dZ = dA ⊙ act'(z)` in place, given `z` and `a = act(z)`.
     pub fn activation_backward<T>(grad: &mut [T], z: &[T], a: &[T], act: Activation) {
         debug_assert!(grad.len() == z.len() && z.len() == a.len());

@@ -80,6 +80,18 @@ impl<'a, T: Copy> MatRef<'a, T> {
         Self::new(data, rows, cols, cols, 1)
     }
 
+    /// Rows `rows` of a row-major view, as one slice.
+    ///
+    /// # Safety
+    /// No one may write those rows while the slice is alive.
+    pub unsafe fn row_slice(&self, rows: std::ops::Range<usize>) -> &'a [T] {
+        assert!(
+            self.cs == 1 && self.rs == self.cols && rows.start <= rows.end && rows.end <= self.rows,
+            "MatRef::row_slice: not row-major or out of bounds"
+        );
+        std::slice::from_raw_parts(self.ptr.add(rows.start * self.rs), rows.len() * self.cols)
+    }
+
     /// The transpose (no copy).
     pub fn t(self) -> Self {
         MatRef {

@@ -12,8 +12,8 @@ mod softmax;
 mod update;
 
 pub use elementwise::{
-    activation_backward, add_scaled, all_finite, bias_activation, column_sums, finite_max_abs,
-    sum_squares,
+    activation, activation_backward, add_scaled, all_finite, bias_activation, column_sums,
+    finite_max_abs, multiply, sum_squares,
 };
 pub use gemm::{gemm, matmul, matmul_a_bt, matmul_at_b, GemmElem, MatRef};
 pub use softmax::{softmax_cross_entropy, softmax_rows};

@@ -58,6 +58,18 @@ impl<T: Scalar> Network<T> {
         Ok(())
     }
 
+    /// Checks a training batch of `rows` rows can be normalised: BatchNorm's statistics need
+    /// more than one row (PyTorch's rule).
+    pub fn check_training_rows(&self, rows: usize, name: &str) -> Result<()> {
+        if rows < 2 && self.has_batch_norm() {
+            return Err(Error::value(format!(
+                "{name}: BatchNorm expected more than 1 value per channel when training, got a \
+                 batch of {rows} row"
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks `x` and `targets` together.
     pub fn check_data(
         &self,

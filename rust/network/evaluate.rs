@@ -1,16 +1,17 @@
 //! Inference and evaluation: outputs, mean loss and accuracy, per fixed block of rows.
 
 use super::{Dataset, Network, ParamsView, Workspace, EVAL_BLOCK};
-use crate::error::{filled, Error, Result};
+use crate::error::{filled, zeros, Error, Result};
 use crate::kernels::{MatRef, Shared};
+use crate::layers::{Mode, Pass};
 use crate::losses::Targets;
 use crate::scalar::Scalar;
 use crate::threads::{self, Team};
 
 impl<T: Scalar> Network<T> {
     /// Output activations for `x` (rows × n_in, checked by [`Self::check_inputs`]) into `out`
-    /// (rows × n_out): probabilities for the cross-entropies, raw values for MSE. Large inputs
-    /// are split across the thread pool in blocks of rows.
+    /// (rows × n_out) in evaluation mode: probabilities for the cross-entropies, raw values for
+    /// MSE. Large inputs are split across the thread pool in blocks of rows.
     pub fn forward(&self, x: &[T], rows: usize, out: &mut [T]) -> Result<()> {
         let (n_in, n_out) = (self.n_inputs(), self.n_outputs());
         self.check_inputs(x, rows, n_in)?;
@@ -34,9 +35,9 @@ impl<T: Scalar> Network<T> {
                 let xb = MatRef::row_major(&x[start * n_in..end * n_in], n, n_in);
                 // SAFETY: this member alone owns the workspace and these output rows.
                 unsafe {
-                    self.forward_rows(&params, xb, 0..n, &ws);
+                    self.forward_pass(&eval_pass(n), &params, xb, &ws);
                     let dst = out.part(start * n_out..end * n_out);
-                    dst.copy_from_slice(&ws.z[self.layers.len() - 1].read()[..n * n_out]);
+                    dst.copy_from_slice(&ws.io[self.layers.len() - 1].out.read()[..n * n_out]);
                     self.loss.output(dst, n_out);
                 }
             }
@@ -98,9 +99,10 @@ impl<T: Scalar> Network<T> {
             );
             let n = end - start;
             let xb = MatRef::row_major(&data.x[start * n_in..end * n_in], n, n_in);
-            self.forward_rows(params, xb, 0..n, &ws.view());
+            let view = ws.view();
+            self.forward_pass(&eval_pass(n), params, xb, &view);
             let targets = data.targets.slice(start, end, n_out);
-            let logits = &mut ws.z[self.layers.len() - 1][..n * n_out];
+            let logits = view.io[self.layers.len() - 1].out.part(0..n * n_out);
             let correct = self.loss.correct(logits, n_out, &targets);
             *slot = (
                 self.loss.sum_and_grad(logits, n_out, &targets, None, 1.0),
@@ -115,5 +117,73 @@ impl<T: Scalar> Network<T> {
         let correct = sums.iter().try_fold(0, |acc, s| s.1.map(|c| acc + c));
         let mean = total / self.loss.total::<T>(rows, self.n_outputs(), None);
         (mean, correct.map(|c| c as f64 / rows as f64))
+    }
+}
+
+/// A pass in evaluation mode over `rows` rows by the calling thread alone.
+fn eval_pass(rows: usize) -> Pass<'static, 'static> {
+    const SOLO: &Team<'static> = &Team::SOLO;
+    Pass {
+        team: SOLO,
+        rows,
+        mine: 0..rows,
+        mode: Mode::Eval,
+    }
+}
+
+impl<T: Scalar> Network<T> {
+    /// Output activations for `x` in training mode (`torch`'s `model.train()`): batch
+    /// statistics and the dropout masks of the next training step, over all `rows` as one
+    /// batch; running statistics are left alone.
+    pub fn forward_training(&self, x: &[T], rows: usize, out: &mut [T]) -> Result<()> {
+        let (n_in, n_out) = (self.n_inputs(), self.n_outputs());
+        self.check_shape(rows, n_in)?;
+        self.check_inputs(x, rows, n_in)?;
+        self.check_training_rows(rows, "X")?;
+        if Some(out.len()) != rows.checked_mul(n_out) {
+            return Err(Error::value(format!(
+                "out: expected {rows} × {n_out} values, got {}",
+                out.len()
+            )));
+        }
+        let mut ws = Workspace::new(self, rows)?;
+        let xm = MatRef::row_major(x, rows, n_in);
+        let params = self.params();
+        let mode = self.train_mode(self.steps);
+        {
+            let view = ws.view();
+            threads::team(self.members_for(rows), |team| {
+                let pass = Pass {
+                    team,
+                    rows,
+                    mine: team.share(rows, super::ROW_UNIT),
+                    mode,
+                };
+                // SAFETY: every member runs the same pass; nothing else touches the buffers.
+                unsafe { self.forward_pass(&pass, &params, xm, &view) };
+            })?;
+        }
+        out.copy_from_slice(&ws.output(self.layers.len() - 1)[..rows * n_out]);
+        self.loss.output(out, n_out);
+        Ok(())
+    }
+
+    /// The keep mask (rows × width, row-major) of the Dropout at `layer` for a batch of `rows`
+    /// rows at training step `step`: what its training passes multiply by, up to the scale.
+    pub fn dropout_keep(&self, layer: usize, rows: usize, step: u64) -> Result<Vec<bool>> {
+        let Some(crate::layers::Layer::Dropout(d)) = self.layers.get(layer) else {
+            return Err(Error::value(format!(
+                "index: layer {layer} is not a Dropout"
+            )));
+        };
+        let mask = d.mask(self.seed, step);
+        let mut keep = zeros(rows.checked_mul(d.width), "a dropout mask")?;
+        for (r, row) in keep.chunks_exact_mut(d.width.max(1)).enumerate() {
+            let key = mask.row(r);
+            row.iter_mut()
+                .enumerate()
+                .for_each(|(j, k)| *k = mask.keep(key, j));
+        }
+        Ok(keep)
     }
 }

@@ -1,32 +1,38 @@
-//! The fully connected network: parameters, the forward pass and the backward pass.
-//!
-//! Layer `l` computes `Z_l = A_{l-1}·W_l + b_l` with `W_l` stored `(fan_in, fan_out)` row-major
-//! (scikit-learn's `coefs_` layout), then `A_l = act(Z_l)` for hidden layers. The output layer's
-//! activation belongs to the loss. The backward pass is the chain rule written out:
+//! A network: a stack of layers (see [`crate::layers`]) ending in a Dense, whose output the
+//! loss turns into predictions. Its tensors live here as flat lists: the parameters (each
+//! Dense's `W` and `b`, each normalisation's `γ` and `β`), the buffers (BatchNorm's running
+//! statistics) and the counters (BatchNorm's `num_batches_tracked`). The backward pass is the
+//! chain rule, layer by layer from the loss down:
 //!
 //! ```text
-//! dZ_L     = d(mean loss)/dZ_L                   (fused in the loss kernel)
-//! dW_l     = A_{l-1}ᵀ · dZ_l,   db_l = Σ_rows dZ_l
-//! dA_{l-1} = dZ_l · W_lᵀ,       dZ_{l-1} = dA_{l-1} ⊙ act'(Z_{l-1})
+//! dY_last  = d(mean loss)/dY_last                 (fused in the loss kernel)
+//! dX_k     = layer_k.backward(dY_k) = dY_{k-1}    (each layer's own rule)
+//! dθ_k     = from dY_k and layer k's input        (Dense: Xᵀ·dZ and Σ_rows dZ)
 //! ```
 //!
-//! By job: this file holds the types and the parameters; [`workspace`] the per-batch buffers
-//! and the views a team shares; `checks.rs` the validation of inputs; `evaluate.rs` inference
-//! and evaluation; `passes.rs` the team-parallel forward, delta and gradient passes.
+//! By job: this file holds the types, construction and the parameters; [`workspace`] the
+//! per-batch buffers and the views a team shares; `state.rs` the named tensors in torch's
+//! layout; `checks.rs` the validation of inputs; `evaluate.rs` inference and evaluation;
+//! `passes.rs` the team-parallel forward, backward and gradient passes.
 
 mod checks;
 mod evaluate;
 mod passes;
+mod state;
 pub mod workspace;
 
 use crate::activations::Activation;
 use crate::error::{zeros, Error, Result};
 use crate::init::Init;
 use crate::kernels::Shared;
+use crate::layers::{
+    ActivationLayer, BatchNorm, Dense, Dropout, Layer, LayerNorm, LayerOps, LayerSpec,
+};
 use crate::losses::{Loss, Targets};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
 
+pub use state::{StateEntry, StateRef, StateValues};
 pub use workspace::{Gradients, GradientsView, ParamsView, Workspace, WorkspaceView};
 
 /// Rows per block when evaluating large inputs: memory stays bounded, and per-block sums make
@@ -34,12 +40,6 @@ pub use workspace::{Gradients, GradientsView, ParamsView, Workspace, WorkspaceVi
 pub const EVAL_BLOCK: usize = 256;
 /// Rows are split between threads in multiples of this (the microkernel's height).
 pub const ROW_UNIT: usize = 8;
-
-/// A zeroed vector of `len` elements, or [`Error::Memory`] naming `what` (a network too large
-/// for memory must raise, not abort the interpreter).
-fn zeroed<T: Scalar>(len: Option<usize>, what: impl FnOnce() -> String) -> Result<Vec<T>> {
-    zeros(len, &what())
-}
 
 /// Samples and their targets, row-major.
 #[derive(Clone, Copy, Debug)]
@@ -55,7 +55,17 @@ pub struct Dataset<'a, T> {
 /// The targets of a range of a batch's rows, and their sample weights if any.
 pub type Labels<'t, T> = (Targets<'t, T>, Option<&'t [T]>);
 
-/// What a network is made of.
+/// A stack of layers: what `ferroprop.Sequential` is built from.
+#[derive(Clone, Debug)]
+pub struct StackSpec {
+    pub input_dim: usize,
+    pub layers: Vec<LayerSpec>,
+    pub loss: Loss,
+    /// Seeds initialisation and the dropout masks.
+    pub seed: u64,
+}
+
+/// A plain multilayer perceptron `[n_in, h1, …, n_out]`: Dense and activation layers.
 #[derive(Clone, Debug)]
 pub struct NetworkSpec {
     /// `[n_in, h1, …, n_out]`.
@@ -67,29 +77,10 @@ pub struct NetworkSpec {
     pub seed: u64,
 }
 
-/// One fully connected layer.
-#[derive(Clone, Debug)]
-pub struct Dense<T> {
-    pub fan_in: usize,
-    pub fan_out: usize,
-    /// `(fan_in, fan_out)` row-major.
-    pub weight: Vec<T>,
-    pub bias: Vec<T>,
-    /// Identity for the output layer (its activation is the loss's).
-    pub activation: Activation,
-}
-
-/// A multilayer perceptron in float type `T`.
-#[derive(Clone, Debug)]
-pub struct Network<T> {
-    layers: Vec<Dense<T>>,
-    loss: Loss,
-}
-
-impl<T: Scalar> Network<T> {
-    /// Builds and initialises a network; the same spec gives the same weights on any machine.
-    pub fn new(spec: &NetworkSpec) -> Result<Self> {
-        let widths = &spec.widths;
+impl NetworkSpec {
+    /// The same network as a stack: `Dense, Activation` per hidden layer, then a Dense.
+    pub fn stack(&self) -> Result<StackSpec> {
+        let widths = &self.widths;
         if widths.len() < 2 {
             return Err(Error::value(format!(
                 "widths: expected at least [n_in, n_out], got {widths:?}"
@@ -101,95 +92,310 @@ impl<T: Scalar> Network<T> {
             )));
         }
         let hidden = widths.len() - 2;
-        if spec.activations.len() != hidden {
+        if self.activations.len() != hidden {
             return Err(Error::value(format!(
                 "activation: expected one name per hidden layer ({hidden}), got {}",
-                spec.activations.len()
+                self.activations.len()
             )));
         }
-        let mut rng = Rng::new(spec.seed, 0);
-        let layers = (0..=hidden)
-            .map(|l| {
-                let (fan_in, fan_out) = (widths[l], widths[l + 1]);
-                let own = spec.activations.get(l).copied();
-                let near = own.or_else(|| spec.activations.last().copied());
-                let mut weight = zeroed(fan_in.checked_mul(fan_out), || {
-                    format!("the weights of a network of widths {widths:?}")
-                })?;
-                Init::fill(
-                    spec.init.bound(fan_in, fan_out, near),
-                    &mut rng,
-                    &mut weight,
-                );
-                Ok(Dense {
-                    fan_in,
-                    fan_out,
-                    weight,
-                    bias: zeroed(Some(fan_out), || {
-                        format!("the biases of a network of widths {widths:?}")
-                    })?,
-                    activation: own.unwrap_or(Activation::Identity),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Network {
+        let mut layers = Vec::new();
+        for (l, &units) in widths[1..].iter().enumerate() {
+            layers.push(LayerSpec::Dense {
+                units,
+                init: self.init,
+            });
+            if let Some(&act) = self.activations.get(l) {
+                layers.push(LayerSpec::Activation(act));
+            }
+        }
+        Ok(StackSpec {
+            input_dim: widths[0],
             layers,
-            loss: spec.loss,
+            loss: self.loss,
+            seed: self.seed,
         })
     }
+}
 
-    pub fn layers(&self) -> &[Dense<T>] {
+/// A named tensor's description: `shape` as the engine stores it (a Dense weight is
+/// `(fan_in, fan_out)`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+impl TensorInfo {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A network in float type `T`.
+#[derive(Clone, Debug)]
+pub struct Network<T> {
+    input_dim: usize,
+    layers: Vec<Layer>,
+    /// The layers that run passes of their own, in order (fused activations are not).
+    stages: Vec<usize>,
+    param_info: Vec<TensorInfo>,
+    params: Vec<Vec<T>>,
+    buffer_info: Vec<TensorInfo>,
+    buffers: Vec<Vec<T>>,
+    /// BatchNorm's `num_batches_tracked`, one per BatchNorm layer.
+    counts: Vec<i64>,
+    loss: Loss,
+    seed: u64,
+    /// Training steps taken (the step number of the dropout masks).
+    steps: u64,
+}
+
+impl<T: Scalar> Network<T> {
+    /// Builds and initialises a plain MLP; the same spec gives the same weights on any machine.
+    pub fn new(spec: &NetworkSpec) -> Result<Self> {
+        Self::stack(&spec.stack()?)
+    }
+
+    /// Builds and initialises a stack of layers. Dense weights are drawn in layer order from
+    /// one generator seeded by `spec.seed` (the same numbers in f32 and f64), biases and `β`
+    /// start at zero, `γ` and `running_var` at one.
+    pub fn stack(spec: &StackSpec) -> Result<Self> {
+        let specs = &spec.layers;
+        if !matches!(specs.last(), Some(LayerSpec::Dense { .. })) {
+            return Err(Error::value(
+                "layers: expected a non-empty list of layers ending in a Dense (the output \
+                 layer, whose activation is the loss's)",
+            ));
+        }
+        if spec.input_dim == 0 {
+            return Err(Error::value(
+                "input_dim: expected a positive integer, got 0",
+            ));
+        }
+        let mut net = Network {
+            input_dim: spec.input_dim,
+            layers: Vec::with_capacity(specs.len()),
+            stages: Vec::new(),
+            param_info: Vec::new(),
+            params: Vec::new(),
+            buffer_info: Vec::new(),
+            buffers: Vec::new(),
+            counts: Vec::new(),
+            loss: spec.loss,
+            seed: spec.seed,
+            steps: 0,
+        };
+        let mut rng = Rng::new(spec.seed, 0);
+        let mut width = spec.input_dim;
+        for (i, s) in specs.iter().enumerate() {
+            let layer = match *s {
+                LayerSpec::Dense { units, init } => {
+                    let bound = init.bound(width, units, init_neighbour(specs, i));
+                    let weight = net.add_param(i, "weight", vec![width, units], 0.0)?;
+                    Init::fill(bound, &mut rng, &mut net.params[weight]);
+                    let bias = net.add_param(i, "bias", vec![units], 0.0)?;
+                    let fused = match specs.get(i + 1) {
+                        Some(LayerSpec::Activation(a)) => Some(*a),
+                        _ => None,
+                    };
+                    Layer::Dense(Dense {
+                        fan_in: width,
+                        fan_out: units,
+                        init,
+                        weight,
+                        bias,
+                        fused,
+                    })
+                }
+                LayerSpec::Activation(act) => Layer::Activation(ActivationLayer {
+                    act,
+                    width,
+                    fused: i > 0 && matches!(specs[i - 1], LayerSpec::Dense { .. }),
+                }),
+                LayerSpec::Dropout { p } => Layer::Dropout(Dropout { p, width, index: i }),
+                LayerSpec::LayerNorm { eps } => Layer::LayerNorm(LayerNorm {
+                    eps,
+                    width,
+                    weight: net.add_param(i, "weight", vec![width], 1.0)?,
+                    bias: net.add_param(i, "bias", vec![width], 0.0)?,
+                }),
+                LayerSpec::BatchNorm { momentum, eps } => {
+                    let weight = net.add_param(i, "weight", vec![width], 1.0)?;
+                    let bias = net.add_param(i, "bias", vec![width], 0.0)?;
+                    let running_mean = net.add_buffer(i, "running_mean", width, 0.0)?;
+                    let running_var = net.add_buffer(i, "running_var", width, 1.0)?;
+                    net.counts.push(0);
+                    Layer::BatchNorm(BatchNorm {
+                        momentum,
+                        eps,
+                        width,
+                        weight,
+                        bias,
+                        running_mean,
+                        running_var,
+                        count: net.counts.len() - 1,
+                    })
+                }
+            };
+            width = layer.width();
+            if !matches!(
+                layer,
+                Layer::Activation(ActivationLayer { fused: true, .. })
+            ) {
+                net.stages.push(i);
+            }
+            net.layers.push(layer);
+        }
+        Ok(net)
+    }
+
+    fn add_param(&mut self, layer: usize, what: &str, shape: Vec<usize>, v: f64) -> Result<usize> {
+        let len = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        let data = crate::error::filled(
+            len,
+            T::of(v),
+            &format!("the weights and biases of layer {layer}"),
+        )?;
+        self.param_info.push(TensorInfo {
+            name: format!("{layer}.{what}"),
+            shape,
+        });
+        self.params.push(data);
+        Ok(self.params.len() - 1)
+    }
+
+    fn add_buffer(&mut self, layer: usize, what: &str, len: usize, v: f64) -> Result<usize> {
+        let data = crate::error::filled(
+            Some(len),
+            T::of(v),
+            &format!("the buffers of layer {layer}"),
+        )?;
+        self.buffer_info.push(TensorInfo {
+            name: format!("{layer}.{what}"),
+            shape: vec![len],
+        });
+        self.buffers.push(data);
+        Ok(self.buffers.len() - 1)
+    }
+
+    pub fn layers(&self) -> &[Layer] {
         &self.layers
+    }
+
+    /// Indices of the layers that run passes (every layer but fused activations).
+    pub fn stages(&self) -> &[usize] {
+        &self.stages
     }
 
     pub fn loss_kind(&self) -> Loss {
         self.loss
     }
 
-    /// `[n_in, h1, …, n_out]`.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Training steps taken so far (`step` and `fit` count; `gradients` does not).
+    pub fn training_steps(&self) -> u64 {
+        self.steps
+    }
+
+    pub fn set_training_steps(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
+    /// The layer specs, as the network was built from.
+    pub fn specs(&self) -> Vec<LayerSpec> {
+        self.layers.iter().map(Layer::spec).collect()
+    }
+
+    /// The Dense layers, in order.
+    pub fn dense_layers(&self) -> impl Iterator<Item = &Dense> {
+        self.layers.iter().filter_map(|l| match l {
+            Layer::Dense(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// Whether training needs more than one row per batch (a BatchNorm's statistics).
+    pub fn has_batch_norm(&self) -> bool {
+        !self.counts.is_empty()
+    }
+
+    /// `[n_in, h1, …, n_out]`: the input width and each Dense's output width.
     pub fn widths(&self) -> Vec<usize> {
-        std::iter::once(self.n_inputs())
-            .chain(self.layers.iter().map(|l| l.fan_out))
+        std::iter::once(self.input_dim)
+            .chain(self.dense_layers().map(|d| d.fan_out))
             .collect()
     }
 
     pub fn n_inputs(&self) -> usize {
-        self.layers[0].fan_in
+        self.input_dim
     }
 
     pub fn n_outputs(&self) -> usize {
-        self.layers[self.layers.len() - 1].fan_out
+        self.layers[self.layers.len() - 1].width()
     }
 
-    /// The hidden activations, one per hidden layer.
+    /// The activation of each Dense but the last (for a plain MLP: the hidden ones): the first
+    /// activation layer after it, before the next Dense; identity when there is none.
     pub fn activations(&self) -> Vec<Activation> {
-        self.layers[..self.layers.len() - 1]
-            .iter()
-            .map(|l| l.activation)
+        let dense: Vec<usize> = (0..self.layers.len())
+            .filter(|&i| matches!(self.layers[i], Layer::Dense(_)))
+            .collect();
+        dense
+            .windows(2)
+            .map(|w| {
+                self.layers[w[0] + 1..w[1]]
+                    .iter()
+                    .find_map(|l| match l {
+                        Layer::Activation(a) => Some(a.act),
+                        _ => None,
+                    })
+                    .unwrap_or(Activation::Identity)
+            })
             .collect()
     }
 
-    /// Replaces every weight and bias; lengths must match the architecture.
+    pub fn param_info(&self) -> &[TensorInfo] {
+        &self.param_info
+    }
+
+    /// The parameter tensor `index` (see [`Self::param_info`]).
+    pub fn param(&self, index: usize) -> &[T] {
+        &self.params[index]
+    }
+
+    pub fn param_mut(&mut self, index: usize) -> &mut [T] {
+        &mut self.params[index]
+    }
+
+    /// Replaces every Dense weight and bias; lengths must match the architecture.
     pub fn set_parameters(&mut self, weights: &[&[T]], biases: &[&[T]]) -> Result<()> {
-        let n = self.layers.len();
+        let dense: Vec<Dense> = self.dense_layers().cloned().collect();
+        let n = dense.len();
         if weights.len() != n || biases.len() != n {
             return Err(Error::value(format!(
-                "weights, biases: expected {n} arrays each (one per layer), got {} and {}",
+                "weights, biases: expected {n} arrays each (one per Dense layer), got {} and {}",
                 weights.len(),
                 biases.len()
             )));
         }
-        for (l, layer) in self.layers.iter().enumerate() {
-            if weights[l].len() != layer.weight.len() {
+        for (l, d) in dense.iter().enumerate() {
+            if weights[l].len() != d.fan_in * d.fan_out {
                 return Err(Error::value(format!(
                     "weights[{l}]: expected shape ({}, {})",
-                    layer.fan_in, layer.fan_out
+                    d.fan_in, d.fan_out
                 )));
             }
-            if biases[l].len() != layer.bias.len() {
+            if biases[l].len() != d.fan_out {
                 return Err(Error::value(format!(
                     "biases[{l}]: expected shape ({},)",
-                    layer.fan_out
+                    d.fan_out
                 )));
             }
             if weights[l]
@@ -202,180 +408,90 @@ impl<T: Scalar> Network<T> {
                 )));
             }
         }
-        for ((layer, w), b) in self.layers.iter_mut().zip(weights).zip(biases) {
-            layer.weight.copy_from_slice(w);
-            layer.bias.copy_from_slice(b);
+        for ((d, w), b) in dense.iter().zip(weights).zip(biases) {
+            self.params[d.weight].copy_from_slice(w);
+            self.params[d.bias].copy_from_slice(b);
         }
         Ok(())
     }
 
-    /// The parameters for a team that will update them.
+    /// The tensors for a team that will update the parameters (and the buffers).
     pub fn params_mut(&mut self) -> ParamsView<'_, T> {
-        let (weights, biases) = self
-            .layers
-            .iter_mut()
-            .map(|l| (Shared::new(&mut l.weight[..]), Shared::new(&mut l.bias[..])))
-            .unzip();
-        ParamsView { weights, biases }
-    }
-
-    /// The architecture without the parameters (empty weight and bias buffers): what a team
-    /// reads while it updates the parameters through [`Self::params_mut`].
-    pub(crate) fn shape_only(&self) -> Network<T> {
-        let layers = self
-            .layers
-            .iter()
-            .map(|l| Dense {
-                weight: Vec::new(),
-                bias: Vec::new(),
-                ..*l
-            })
-            .collect();
-        Network {
-            layers,
-            loss: self.loss,
+        ParamsView {
+            params: self
+                .params
+                .iter_mut()
+                .map(|p| Shared::new(&mut p[..]))
+                .collect(),
+            buffers: self
+                .buffers
+                .iter_mut()
+                .map(|b| Shared::new(&mut b[..]))
+                .collect(),
         }
     }
 
-    /// The parameters for a team that only reads them.
+    /// The tensors for a team that only reads them.
     pub fn params(&self) -> ParamsView<'_, T> {
         ParamsView {
-            weights: self
-                .layers
-                .iter()
-                .map(|l| Shared::read_only(&l.weight))
-                .collect(),
-            biases: self
-                .layers
-                .iter()
-                .map(|l| Shared::read_only(&l.bias))
-                .collect(),
+            params: self.params.iter().map(|p| Shared::read_only(p)).collect(),
+            buffers: self.buffers.iter().map(|b| Shared::read_only(b)).collect(),
+        }
+    }
+
+    /// The architecture without the tensors (empty buffers): what a team reads while it
+    /// updates the tensors through [`Self::params_mut`].
+    pub(crate) fn shape_only(&self) -> Network<T> {
+        Network {
+            input_dim: self.input_dim,
+            layers: self.layers.clone(),
+            stages: self.stages.clone(),
+            param_info: self.param_info.clone(),
+            params: Vec::new(),
+            buffer_info: self.buffer_info.clone(),
+            buffers: Vec::new(),
+            counts: self.counts.clone(),
+            loss: self.loss,
+            seed: self.seed,
+            steps: self.steps,
+        }
+    }
+
+    /// Records `steps` more training steps: the step counter, and every BatchNorm's
+    /// `num_batches_tracked`.
+    pub(crate) fn count_steps(&mut self, steps: u64) {
+        self.steps += steps;
+        for c in &mut self.counts {
+            *c = c.saturating_add(steps as i64);
         }
     }
 
     /// Zeroed gradients shaped like the parameters.
     pub fn zero_gradients(&self) -> Result<Gradients<T>> {
-        let what = || "the gradients".to_string();
         Ok(Gradients {
-            weights: self
-                .layers
+            tensors: self
+                .param_info
                 .iter()
-                .map(|l| zeroed(Some(l.weight.len()), what))
-                .collect::<Result<_>>()?,
-            biases: self
-                .layers
-                .iter()
-                .map(|l| zeroed(Some(l.bias.len()), what))
+                .map(|p| zeros(Some(p.len()), "the gradients"))
                 .collect::<Result<_>>()?,
         })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(widths: Vec<usize>, act: Activation, loss: Loss) -> NetworkSpec {
-        let hidden = widths.len() - 2;
-        NetworkSpec {
-            widths,
-            activations: vec![act; hidden],
-            loss,
-            init: Init::Glorot,
-            seed: 3,
-        }
-    }
-
-    #[test]
-    fn same_seed_same_weights_in_both_precisions() {
-        let s = spec(vec![4, 5, 3], Activation::Tanh, Loss::CrossEntropy);
-        let a = Network::<f64>::new(&s).unwrap();
-        let b = Network::<f64>::new(&s).unwrap();
-        let c = Network::<f32>::new(&s).unwrap();
-        assert_eq!(a.layers[0].weight, b.layers[0].weight);
-        assert_eq!(c.layers[0].weight[0], a.layers[0].weight[0] as f32);
-        let bound = (6.0f64 / 9.0).sqrt();
-        assert!(a.layers[0].weight.iter().all(|w| w.abs() <= bound));
-        assert!(a.layers[1].bias.iter().all(|&b| b == 0.0));
-    }
-
-    #[test]
-    fn bad_specs_are_errors() {
-        let mut s = spec(vec![4, 0, 3], Activation::Relu, Loss::Mse);
-        assert!(Network::<f32>::new(&s).is_err());
-        s.widths = vec![4];
-        assert!(Network::<f32>::new(&s).is_err());
-        s.widths = vec![4, 1 << 62, 3];
-        assert!(Network::<f32>::new(&s).is_err());
-        s.widths = vec![4, 1 << 31, 1 << 31, 3];
-        assert!(Network::<f32>::new(&s).is_err());
-    }
-
-    #[test]
-    fn gradients_match_finite_differences() {
-        let losses = [
-            Loss::CrossEntropy,
-            Loss::BinaryCrossEntropy,
-            Loss::Mse,
-            Loss::LogLoss,
-            Loss::BinaryLogLoss,
-            Loss::SquaredError,
-            Loss::Poisson,
-        ];
-        for act in [Activation::Tanh, Activation::Gelu, Activation::Sigmoid] {
-            for loss in losses {
-                // scikit-learn's squared error averages its value over outputs but not its
-                // gradient: the two agree for one output.
-                let n_out = if loss == Loss::SquaredError { 1 } else { 2 };
-                let mut net = Network::<f64>::new(&spec(vec![3, 4, n_out], act, loss)).unwrap();
-                let x = [0.3, -1.2, 0.8, 1.1, 0.4, -0.6];
-                let labels = [1i64, 0];
-                let values = [1.0, 0.0, 0.0, 1.0];
-                // scikit-learn's losses also take sample weights and the L2 term.
-                let (weights, alpha) = if loss.is_sklearn() {
-                    (Some(&[0.7, 2.0][..]), 0.3)
-                } else {
-                    (None, 0.0)
-                };
-                let data = Dataset {
-                    x: &x,
-                    rows: 2,
-                    cols: 3,
-                    targets: if loss.wants_classes() {
-                        Targets::Classes(&labels[..])
-                    } else {
-                        Targets::Values(&values[..2 * n_out])
-                    },
-                    weights,
-                };
-                let mut ws = Workspace::new(&net, 2).unwrap();
-                let mut grads = net.zero_gradients().unwrap();
-                let mut objective = |net: &Network<f64>| {
-                    let mut scratch = net.zero_gradients().unwrap();
-                    net.loss_and_gradients(&data, alpha, &mut ws, &mut scratch)
-                        .unwrap()
-                };
-                let mut ws2 = Workspace::new(&net, 2).unwrap();
-                net.loss_and_gradients(&data, alpha, &mut ws2, &mut grads)
-                    .unwrap();
-                let h = 1e-6;
-                for l in 0..2 {
-                    for i in 0..net.layers[l].weight.len() {
-                        let w0 = net.layers[l].weight[i];
-                        net.layers[l].weight[i] = w0 + h;
-                        let up = objective(&net);
-                        net.layers[l].weight[i] = w0 - h;
-                        let down = objective(&net);
-                        net.layers[l].weight[i] = w0;
-                        let numeric = (up - down) / (2.0 * h);
-                        let analytic = grads.weights[l][i];
-                        assert!(
-                            (numeric - analytic).abs() < 1e-7,
-                            "{act:?} {loss:?} {l} {i}: {numeric} vs {analytic}"
-                        );
-                    }
-                }
-            }
-        }
-    }
+/// The activation whose rule a Dense's initial bound follows (scikit-learn's: its own hidden
+/// activation, or for the output layer the last hidden one): the first activation after layer
+/// `i` before the next Dense, else the last one before it.
+fn init_neighbour(specs: &[LayerSpec], i: usize) -> Option<Activation> {
+    let act = |s: &LayerSpec| match s {
+        LayerSpec::Activation(a) => Some(*a),
+        _ => None,
+    };
+    let after = specs[i + 1..]
+        .iter()
+        .take_while(|s| !matches!(s, LayerSpec::Dense { .. }))
+        .find_map(act);
+    after.or_else(|| specs[..i].iter().rev().find_map(act))
 }
+
+#[cfg(test)]
+mod tests;

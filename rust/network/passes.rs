@@ -1,5 +1,6 @@
-//! The team-parallel passes of a training step: forward and delta passes over a member's rows,
-//! then its rows of each weight gradient.
+//! The team-parallel passes of a training step: forward, loss and backward over a member's
+//! rows (BatchNorm meets the team at barriers inside them), then its share of each weight
+//! gradient.
 
 use std::ops::Range;
 
@@ -7,14 +8,16 @@ use super::{Dataset, Gradients, GradientsView, Labels, Network, ParamsView, Work
 use super::{WorkspaceView, ROW_UNIT};
 use crate::error::{zeros, Error, Result};
 use crate::kernels::{self, MatRef, Shared};
+use crate::layers::{Layer, LayerOps, Mode, Pass};
 use crate::scalar::Scalar;
 use crate::threads::{self, Team};
 
 impl<T: Scalar> Network<T> {
-    /// Mean loss over one batch and its gradients into `grads` (the L2 penalty
-    /// `alpha/2·Σ‖W‖²` over the same total included when `alpha > 0`), on a team of threads
-    /// when the batch is large. The data, `ws` (for at least `data.rows` rows) and `grads`
-    /// (shaped like the parameters) are checked here.
+    /// Mean loss over one batch in training mode and its gradients into `grads` (the L2
+    /// penalty `alpha/2·Σ‖W‖²` over the same total included when `alpha > 0`), on a team of
+    /// threads when the batch is large. Dropout masks are those of the next training step;
+    /// running statistics are left alone. The data, `ws` (for at least `data.rows` rows) and
+    /// `grads` (shaped like the parameters) are checked here.
     pub fn loss_and_gradients(
         &self,
         data: &Dataset<'_, T>,
@@ -25,15 +28,14 @@ impl<T: Scalar> Network<T> {
         let rows = data.rows;
         self.check_data(data.x, rows, data.cols, &data.targets)?;
         self.check_weights(data.weights, rows, "sample_weight")?;
+        self.check_training_rows(rows, "X")?;
         let fits = ws.rows >= rows
-            && grads.weights.len() == self.layers.len()
-            && grads.biases.len() == self.layers.len()
-            && self
-                .layers
+            && grads.tensors.len() == self.param_info.len()
+            && grads
+                .tensors
                 .iter()
-                .zip(&grads.weights)
-                .zip(&grads.biases)
-                .all(|((l, w), b)| w.len() == l.weight.len() && b.len() == l.bias.len());
+                .zip(&self.param_info)
+                .all(|(g, p)| g.len() == p.len());
         if !fits {
             return Err(Error::value(
                 "ws, grads: expected a workspace for the batch's rows and gradients shaped like \
@@ -50,11 +52,12 @@ impl<T: Scalar> Network<T> {
             let weights = data.weights.map(|w| &w[r.clone()]);
             (data.targets.slice(r.start, r.end, n_out), weights)
         };
+        let mode = self.train_mode(self.steps);
         threads::team(self.members_for(rows), |team| {
             // SAFETY: every member runs the same call; nothing else touches the buffers.
             let (loss, _) = unsafe {
                 self.batch_gradients(
-                    team, &params, x, rows, labels, total, alpha, &ws, &grads, blocks,
+                    team, &params, x, rows, labels, total, alpha, mode, &ws, &grads, blocks,
                 )
             };
             loss
@@ -62,17 +65,24 @@ impl<T: Scalar> Network<T> {
         .map(|loss| loss + self.l2_penalty(&params, alpha, total))
     }
 
-    /// `alpha/2 · Σ‖W‖² / total`: scikit-learn's L2 term (weights only, not biases), summed in
-    /// a fixed order.
+    /// The mode of training step `step`.
+    pub(crate) fn train_mode(&self, step: u64) -> Mode {
+        Mode::Train {
+            seed: self.seed,
+            step,
+        }
+    }
+
+    /// `alpha/2 · Σ‖W‖² / total`: scikit-learn's L2 term (Dense weights only), summed in a
+    /// fixed order.
     pub(crate) fn l2_penalty(&self, params: &ParamsView<'_, T>, alpha: f64, total: f64) -> f64 {
         if alpha == 0.0 {
             return 0.0;
         }
         // SAFETY: callers hold the parameters still (no member writes them meanwhile).
-        let squares: f64 = params
-            .weights
-            .iter()
-            .map(|w| kernels::sum_squares(unsafe { w.read() }))
+        let squares: f64 = self
+            .dense_layers()
+            .map(|d| kernels::sum_squares(unsafe { params.params[d.weight].read() }))
             .sum();
         0.5 * alpha * squares / total
     }
@@ -84,25 +94,24 @@ impl<T: Scalar> Network<T> {
     }
 
     /// How many threads training steps of `rows` samples are worth: a fit wakes its team once,
-    /// then each step costs three barriers of well under a microsecond.
+    /// then each step costs a few barriers of well under a microsecond.
     pub fn members_for_steps(&self, rows: usize) -> usize {
         threads::members_for_steps(self.fmas(rows))
     }
 
     /// Multiply-adds of one forward pass over `rows` samples.
     fn fmas(&self, rows: usize) -> usize {
-        self.layers
-            .iter()
-            .map(|l| l.weight.len())
+        self.dense_layers()
+            .map(|d| d.fan_in * d.fan_out)
             .sum::<usize>()
             .saturating_mul(rows)
     }
 
-    /// Loss and gradients of one batch by one member of `team`: the forward and delta passes
-    /// over this member's rows of the batch, a barrier, then this member's rows of each weight
-    /// gradient (the leader also takes the biases and the loss). Returns the mean loss (valid
-    /// on the leader) and the largest gradient magnitude this member computed (infinite if
-    /// anything it computed, the leader's loss included, is not finite).
+    /// Loss and gradients of one batch by one member of `team`: the forward, loss and backward
+    /// passes over this member's rows of the batch, a barrier, then this member's rows of each
+    /// weight gradient (the leader also takes the per-feature gradients and the loss). Returns
+    /// the mean loss (valid on the leader) and the largest gradient magnitude this member
+    /// computed (infinite if anything it computed, the leader's loss included, is not finite).
     ///
     /// `x` holds the batch's `rows` inputs; `labels(range)` gives the targets (and sample
     /// weights) of those rows; `total` is what the mean divides by ([`Loss::total`]). With
@@ -123,6 +132,7 @@ impl<T: Scalar> Network<T> {
         labels: impl Fn(Range<usize>) -> Labels<'t, T>,
         total: f64,
         alpha: f64,
+        mode: Mode,
         ws: &WorkspaceView<'_, T>,
         grads: &GradientsView<'_, T>,
         block_losses: Shared<'_, f64>,
@@ -130,37 +140,22 @@ impl<T: Scalar> Network<T> {
     where
         T: 't,
     {
-        self.deltas(team, params, x, rows, labels, total, ws, block_losses);
+        let pass = self.deltas(team, params, x, rows, labels, total, mode, ws, block_losses);
+        self.backward(&pass, params, x, ws, grads);
         team.sync();
-        let decay = T::of(alpha / total);
-
+        let decay = (alpha != 0.0).then(|| T::of(alpha / total));
+        let t = params.tensors();
         let mut peak = 0.0f64;
-        for (l, layer) in self.layers.iter().enumerate() {
-            let input = if l == 0 {
-                x
-            } else {
-                ws.a[l - 1].matrix(rows, layer.fan_in)
-            };
-            let dz = ws.dz[l].matrix(rows, layer.fan_out);
-            let r = team.share(layer.fan_in, ROW_UNIT);
-            T::gemm_block(
-                grads.weights[l].as_mut_ptr(),
-                layer.fan_out,
-                input.t(),
-                dz,
-                r.clone(),
-                0..layer.fan_out,
-            );
-            let span = r.start * layer.fan_out..r.end * layer.fan_out;
-            let dw = grads.weights[l].part(span.clone());
-            if alpha != 0.0 {
-                kernels::add_scaled(dw, decay, &params.weights[l].read()[span]);
+        for (p, &i) in self.stages.iter().enumerate() {
+            if let Layer::Dense(d) = &self.layers[i] {
+                let input = self.input_of(p, x, ws, rows);
+                let g = d.weight_gradient(&pass, &t, input, &ws.io[i], &grads.tensors, decay);
+                peak = peak.max(g);
             }
-            peak = peak.max(kernels::finite_max_abs(dw));
         }
         let mut loss = f64::NAN;
         if team.is_leader() {
-            peak = peak.max(self.bias_gradients(rows, ws, grads));
+            peak = peak.max(self.vector_gradients(rows, ws, grads));
             loss = self.batch_loss(rows, total, block_losses);
             if !loss.is_finite() {
                 peak = f64::INFINITY;
@@ -169,38 +164,106 @@ impl<T: Scalar> Network<T> {
         (loss, peak)
     }
 
-    /// This member's share of the forward and delta passes of a batch: `z`, `a` and `dz` of
-    /// its rows, and the loss summed per block of [`ROW_UNIT`] rows into `block_losses`.
+    /// This member's share of the forward pass and the loss of a batch: every layer's output
+    /// rows, the loss summed per block of [`ROW_UNIT`] rows into `block_losses`, and the loss
+    /// gradient in the last layer's `grad`. Returns the pass, for [`Self::backward`].
     ///
     /// # Safety
     /// As [`Self::batch_gradients`].
     #[allow(clippy::too_many_arguments)]
-    pub(crate) unsafe fn deltas<'t>(
+    pub(crate) unsafe fn deltas<'a, 'b, 't>(
         &self,
-        team: &Team<'_>,
+        team: &'a Team<'b>,
         params: &ParamsView<'_, T>,
         x: MatRef<'_, T>,
         rows: usize,
         labels: impl Fn(Range<usize>) -> Labels<'t, T>,
         total: f64,
+        mode: Mode,
         ws: &WorkspaceView<'_, T>,
         block_losses: Shared<'_, f64>,
-    ) where
+    ) -> Pass<'a, 'b>
+    where
         T: 't,
     {
-        let last = self.layers.len() - 1;
+        let pass = Pass {
+            team,
+            rows,
+            mine: team.share(rows, ROW_UNIT),
+            mode,
+        };
+        self.forward_pass(&pass, params, x, ws);
+        let last = &ws.io[self.layers.len() - 1];
         let n_out = self.n_outputs();
-        let mine = team.share(rows, ROW_UNIT);
-        self.forward_rows(params, x, mine.clone(), ws);
-        for start in mine.clone().step_by(ROW_UNIT) {
-            let end = (start + ROW_UNIT).min(mine.end);
-            let dz = ws.dz[last].part(start * n_out..end * n_out);
-            dz.copy_from_slice(&ws.z[last].read()[start * n_out..end * n_out]);
+        for start in pass.mine.clone().step_by(ROW_UNIT) {
+            let end = (start + ROW_UNIT).min(pass.mine.end);
+            let dz = last.grad.part(start * n_out..end * n_out);
+            dz.copy_from_slice(&last.out.read()[start * n_out..end * n_out]);
             let (targets, weights) = labels(start..end);
             let sum = self.loss.sum_and_grad(dz, n_out, &targets, weights, total);
             block_losses.part(start / ROW_UNIT..start / ROW_UNIT + 1)[0] = sum;
         }
-        self.backprop_rows(params, mine, ws);
+        pass
+    }
+
+    /// The input of the stage at position `p` of [`Self::stages`]: the batch, or the output of
+    /// the stage before it.
+    ///
+    /// # Safety
+    /// As [`WorkspaceView::output`].
+    pub(crate) unsafe fn input_of<'w>(
+        &self,
+        p: usize,
+        x: MatRef<'w, T>,
+        ws: &WorkspaceView<'w, T>,
+        rows: usize,
+    ) -> MatRef<'w, T> {
+        match p.checked_sub(1) {
+            None => x,
+            Some(q) => {
+                let prev = self.stages[q];
+                ws.output(prev, rows, self.layers[prev].width())
+            }
+        }
+    }
+
+    /// Every layer's forward pass over `pass`'s rows of the batch `x` into `ws`.
+    ///
+    /// # Safety
+    /// Every member of the pass's team calls this alike; no other thread touches `ws`.
+    pub(crate) unsafe fn forward_pass(
+        &self,
+        pass: &Pass,
+        params: &ParamsView<'_, T>,
+        x: MatRef<'_, T>,
+        ws: &WorkspaceView<'_, T>,
+    ) {
+        let t = params.tensors();
+        for (p, &i) in self.stages.iter().enumerate() {
+            let input = self.input_of(p, x, ws, pass.rows);
+            self.layers[i].forward(pass, &t, input, &ws.io[i]);
+        }
+    }
+
+    /// Every layer's backward pass over `pass`'s rows, from the loss gradient that
+    /// [`Self::deltas`] left in the last layer's `grad`.
+    ///
+    /// # Safety
+    /// As [`Self::forward_pass`], after [`Self::deltas`].
+    pub(crate) unsafe fn backward(
+        &self,
+        pass: &Pass,
+        params: &ParamsView<'_, T>,
+        x: MatRef<'_, T>,
+        ws: &WorkspaceView<'_, T>,
+        grads: &GradientsView<'_, T>,
+    ) {
+        let t = params.tensors();
+        for (p, &i) in self.stages.iter().enumerate().rev() {
+            let input = self.input_of(p, x, ws, pass.rows);
+            let grad_in = p.checked_sub(1).map(|q| ws.io[self.stages[q]].grad);
+            self.layers[i].backward(pass, &t, input, &ws.io[i], grad_in, &grads.tensors);
+        }
     }
 
     /// The mean loss of a batch from its per-block sums, added in block order.
@@ -219,117 +282,63 @@ impl<T: Scalar> Network<T> {
             / total
     }
 
-    /// Every bias gradient (column sums of the deltas); their largest magnitude (infinite if
-    /// one is not finite).
+    /// Every per-feature gradient (biases, γ, β); their largest magnitude (infinite if one is
+    /// not finite).
     ///
     /// # Safety
-    /// Every member must have finished [`Self::deltas`]; only one thread may call this.
-    pub(crate) unsafe fn bias_gradients(
+    /// Every member must have finished [`Self::backward`]; only one thread may call this.
+    pub(crate) unsafe fn vector_gradients(
         &self,
         rows: usize,
         ws: &WorkspaceView<'_, T>,
         grads: &GradientsView<'_, T>,
     ) -> f64 {
-        let mut peak = 0.0f64;
-        for (l, layer) in self.layers.iter().enumerate() {
-            let db = grads.biases[l].part(0..layer.fan_out);
-            kernels::column_sums(db, &ws.dz[l].read()[..rows * layer.fan_out]);
-            peak = peak.max(kernels::finite_max_abs(db));
-        }
-        peak
+        self.stages
+            .iter()
+            .map(|&i| self.layers[i].vector_gradients(rows, &ws.io[i], &grads.tensors))
+            .fold(0.0, f64::max)
     }
 
-    /// For a batch of one row after [`Self::deltas`]: layer `l`'s input row and output delta,
-    /// whose outer product is its weight gradient.
+    /// Blends the batch statistics of the last training pass into every BatchNorm's running
+    /// statistics.
+    ///
+    /// # Safety
+    /// After a training pass over `rows` rows; only one thread calls this, while no member
+    /// reads the buffers.
+    pub(crate) unsafe fn update_running(
+        &self,
+        rows: usize,
+        params: &ParamsView<'_, T>,
+        ws: &WorkspaceView<'_, T>,
+    ) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            if let Layer::BatchNorm(bn) = layer {
+                bn.update_running(rows, &ws.io[i], &params.buffers);
+            }
+        }
+    }
+
+    /// For a batch of one row after the backward pass: the input row and output delta of the
+    /// Dense whose weight is parameter `param`, whose outer product is its weight gradient.
+    /// None for any other parameter.
     ///
     /// # Safety
     /// The deltas must be complete and not written meanwhile.
     pub(crate) unsafe fn row_factors<'w>(
         &self,
-        l: usize,
-        x: &'w [T],
+        param: usize,
+        x: MatRef<'w, T>,
         ws: &WorkspaceView<'w, T>,
-    ) -> (&'w [T], &'w [T]) {
-        let layer = &self.layers[l];
-        let input = if l == 0 {
-            &x[..layer.fan_in]
-        } else {
-            &ws.a[l - 1].read()[..layer.fan_in]
-        };
-        (input, &ws.dz[l].read()[..layer.fan_out])
-    }
-
-    /// The forward pass for rows `rows` of the batch `x` into `ws` (z and a of every layer).
-    ///
-    /// # Safety
-    /// No other thread may touch these rows of `ws` meanwhile.
-    pub(super) unsafe fn forward_rows(
-        &self,
-        params: &ParamsView<'_, T>,
-        x: MatRef<'_, T>,
-        rows: Range<usize>,
-        ws: &WorkspaceView<'_, T>,
-    ) {
-        let last = self.layers.len() - 1;
-        for (l, layer) in self.layers.iter().enumerate() {
-            let input = if l == 0 {
-                x
-            } else {
-                ws.a[l - 1].matrix(ws.rows, layer.fan_in)
-            };
-            let w = params.weights[l].matrix(layer.fan_in, layer.fan_out);
-            T::gemm_block(
-                ws.z[l].as_mut_ptr(),
-                layer.fan_out,
-                input,
-                w,
-                rows.clone(),
-                0..layer.fan_out,
-            );
-            let span = rows.start * layer.fan_out..rows.end * layer.fan_out;
-            let a: &mut [T] = if l < last {
-                ws.a[l].part(span.clone())
-            } else {
-                &mut []
-            };
-            kernels::bias_activation(
-                ws.z[l].part(span),
-                a,
-                params.biases[l].read(),
-                layer.activation,
-            );
-        }
-    }
-
-    /// Hidden-layer deltas for rows `rows`: `dZ_{l-1} = (dZ_l · W_lᵀ) ⊙ act'(Z_{l-1})`.
-    ///
-    /// # Safety
-    /// No other thread may touch these rows of `ws` meanwhile.
-    pub(super) unsafe fn backprop_rows(
-        &self,
-        params: &ParamsView<'_, T>,
-        rows: Range<usize>,
-        ws: &WorkspaceView<'_, T>,
-    ) {
-        for l in (1..self.layers.len()).rev() {
-            let (layer, below) = (&self.layers[l], &self.layers[l - 1]);
-            let dz = ws.dz[l].matrix(ws.rows, layer.fan_out);
-            let wt = params.weights[l].matrix(layer.fan_in, layer.fan_out).t();
-            T::gemm_block(
-                ws.dz[l - 1].as_mut_ptr(),
-                layer.fan_in,
-                dz,
-                wt,
-                rows.clone(),
-                0..layer.fan_in,
-            );
-            let span = rows.start * below.fan_out..rows.end * below.fan_out;
-            kernels::activation_backward(
-                ws.dz[l - 1].part(span.clone()),
-                &ws.z[l - 1].read()[span.clone()],
-                &ws.a[l - 1].read()[span],
-                below.activation,
-            );
-        }
+    ) -> Option<(&'w [T], &'w [T])> {
+        self.stages
+            .iter()
+            .enumerate()
+            .find_map(|(p, &i)| match &self.layers[i] {
+                Layer::Dense(d) if d.weight == param => {
+                    let input = self.input_of(p, x, ws, 1).row_slice(0..1);
+                    Some((input, &ws.io[i].grad.read()[..d.fan_out]))
+                }
+                _ => None,
+            })
     }
 }

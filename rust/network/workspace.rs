@@ -1,9 +1,10 @@
-//! The buffers of a batch (pre-activations, activations, deltas) and of its gradients, and the
-//! views of them (and of the parameters) that a team's members share.
+//! The buffers of a batch (each layer's output, its gradient and its scratch) and of the
+//! gradients, and the views of them (and of the parameters) that a team's members share.
 
-use super::{zeroed, Dense, Network};
-use crate::error::Result;
-use crate::kernels::Shared;
+use super::Network;
+use crate::error::{zeros, Result};
+use crate::kernels::{MatRef, Shared};
+use crate::layers::{Io, LayerOps, Tensors};
 use crate::scalar::Scalar;
 
 /// Each buffer as a [`Shared`] view.
@@ -11,85 +12,117 @@ fn shared_all<T>(buffers: &mut [Vec<T>]) -> Vec<Shared<'_, T>> {
     buffers.iter_mut().map(|b| Shared::new(b)).collect()
 }
 
-/// Gradients of the mean loss, shaped like the parameters.
+/// Gradients of the mean loss, one per parameter tensor (see [`Network::param_info`]).
 #[derive(Clone, Debug)]
 pub struct Gradients<T> {
-    pub weights: Vec<Vec<T>>,
-    pub biases: Vec<Vec<T>>,
+    pub tensors: Vec<Vec<T>>,
 }
 
 impl<T: Scalar> Gradients<T> {
     /// The buffers shared by a team.
     pub fn view(&mut self) -> GradientsView<'_, T> {
         GradientsView {
-            weights: shared_all(&mut self.weights),
-            biases: shared_all(&mut self.biases),
+            tensors: shared_all(&mut self.tensors),
         }
     }
 }
 
 /// Gradient buffers written by a team, each member its own rows.
 pub struct GradientsView<'a, T> {
-    pub weights: Vec<Shared<'a, T>>,
-    pub biases: Vec<Shared<'a, T>>,
+    pub tensors: Vec<Shared<'a, T>>,
 }
 
-/// The parameters as seen by a team: read by every member in the forward and delta passes,
-/// updated row by row by their owners after a barrier.
+/// The parameters and buffers as seen by a team: read by every member in the passes,
+/// updated span by span by their owners after a barrier.
 pub struct ParamsView<'a, T> {
-    pub weights: Vec<Shared<'a, T>>,
-    pub biases: Vec<Shared<'a, T>>,
+    pub params: Vec<Shared<'a, T>>,
+    pub buffers: Vec<Shared<'a, T>>,
+}
+
+impl<'a, T> ParamsView<'a, T> {
+    pub fn tensors(&self) -> Tensors<'a, '_, T> {
+        Tensors {
+            params: &self.params,
+            buffers: &self.buffers,
+        }
+    }
 }
 
 /// Per-layer buffers for a batch of up to `rows` samples, reused by every step.
 #[derive(Clone, Debug)]
 pub struct Workspace<T> {
     pub(super) rows: usize,
-    /// Pre-activations per layer (rows × fan_out).
-    pub(super) z: Vec<Vec<T>>,
-    /// Activations per hidden layer (rows × fan_out).
-    pub(super) a: Vec<Vec<T>>,
-    /// `dL/dZ` per layer (rows × fan_out).
-    pub(super) dz: Vec<Vec<T>>,
+    out: Vec<Vec<T>>,
+    grad: Vec<Vec<T>>,
+    aux: Vec<Vec<T>>,
+    stats: Vec<Vec<T>>,
 }
 
 impl<T: Scalar> Workspace<T> {
-    /// Buffers for batches of up to `rows` samples of `net`.
+    /// Buffers for batches of up to `rows` samples of `net` (none for fused activations).
     pub fn new(net: &Network<T>, rows: usize) -> Result<Self> {
-        let per_layer = |layers: &[Dense<T>]| -> Result<Vec<Vec<T>>> {
-            layers
-                .iter()
-                .map(|l| {
-                    zeroed(rows.checked_mul(l.fan_out), || {
-                        format!("the activations of {rows} rows")
-                    })
-                })
-                .collect()
-        };
-        let hidden = net.layers.len() - 1;
-        Ok(Workspace {
+        let what = || format!("the activations of {rows} rows");
+        let mut ws = Workspace {
             rows,
-            z: per_layer(&net.layers)?,
-            a: per_layer(&net.layers[..hidden])?,
-            dz: per_layer(&net.layers)?,
-        })
+            out: Vec::new(),
+            grad: Vec::new(),
+            aux: Vec::new(),
+            stats: Vec::new(),
+        };
+        for (i, layer) in net.layers().iter().enumerate() {
+            let runs = net.stages().contains(&i);
+            let per_row = if runs {
+                rows.checked_mul(layer.width())
+            } else {
+                Some(0)
+            };
+            let (aux, stats) = if runs {
+                layer.scratch(rows)
+            } else {
+                (Some(0), 0)
+            };
+            ws.out.push(zeros(per_row, &what())?);
+            ws.grad.push(zeros(per_row, &what())?);
+            ws.aux.push(zeros(aux, &what())?);
+            ws.stats.push(zeros(Some(stats), &what())?);
+        }
+        Ok(ws)
+    }
+
+    /// Layer `layer`'s output rows (after a pass by one thread).
+    pub fn output(&self, layer: usize) -> &[T] {
+        &self.out[layer]
     }
 
     /// The buffers shared by a team.
     pub fn view(&mut self) -> WorkspaceView<'_, T> {
-        WorkspaceView {
-            rows: self.rows,
-            z: shared_all(&mut self.z),
-            a: shared_all(&mut self.a),
-            dz: shared_all(&mut self.dz),
-        }
+        let io = self
+            .out
+            .iter_mut()
+            .zip(self.grad.iter_mut())
+            .zip(self.aux.iter_mut().zip(self.stats.iter_mut()))
+            .map(|((out, grad), (aux, stats))| Io {
+                out: Shared::new(out),
+                grad: Shared::new(grad),
+                aux: Shared::new(aux),
+                stats: Shared::new(stats),
+            })
+            .collect();
+        WorkspaceView { io }
     }
 }
 
 /// A workspace written by a team, each member its own rows (see [`Shared`]).
 pub struct WorkspaceView<'a, T> {
-    pub(super) rows: usize,
-    pub(super) z: Vec<Shared<'a, T>>,
-    pub(super) a: Vec<Shared<'a, T>>,
-    pub(super) dz: Vec<Shared<'a, T>>,
+    pub(crate) io: Vec<Io<'a, T>>,
+}
+
+impl<'a, T: Copy> WorkspaceView<'a, T> {
+    /// Layer `layer`'s output as a `rows × width` matrix.
+    ///
+    /// # Safety
+    /// As [`Shared::matrix`].
+    pub(crate) unsafe fn output(&self, layer: usize, rows: usize, width: usize) -> MatRef<'a, T> {
+        self.io[layer].out.matrix(rows, width)
+    }
 }

@@ -116,3 +116,38 @@ impl<'py, T: Element + Scalar> TargetArray<'py, T> {
         }
     }
 }
+
+/// A C-contiguous array of any dimension, borrowed read-only (a `state_dict` entry).
+pub struct Tensor<'py, T: Element> {
+    array: numpy::PyReadonlyArrayDyn<'py, T>,
+    pub shape: Vec<usize>,
+}
+
+impl<'py, T: Element + Scalar> Tensor<'py, T> {
+    pub fn borrow(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Self> {
+        let array = obj
+            .cast::<numpy::PyArrayDyn<T>>()
+            .map_err(|_| type_error(format!("{name}: expected a {} NumPy array", T::NAME)))?;
+        let shape = array.shape().to_vec();
+        Ok(Tensor {
+            array: readonly(array, name)?,
+            shape,
+        })
+    }
+
+    pub fn data(&self) -> &[T] {
+        // `readonly` checked the slice is available.
+        self.array.as_slice().unwrap_or_default()
+    }
+}
+
+/// A new array of `shape` owning `data`.
+pub fn to_array<'py, T: Element>(
+    py: Python<'py>,
+    data: Vec<T>,
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(PyArray1::from_vec(py, data)
+        .reshape(shape.to_vec())?
+        .into_any())
+}

@@ -8,6 +8,7 @@ mod arrays;
 mod errors;
 mod extract;
 mod fit;
+mod layers;
 mod network;
 mod optimizers;
 
@@ -19,6 +20,8 @@ mod _core {
 
     use super::errors::{guarded, value_error};
 
+    #[pymodule_export]
+    use super::layers::{ActivationLayer, BatchNorm, Dense, Dropout, LayerNorm, PyLayer};
     #[pymodule_export]
     use super::network::PyNetwork;
     #[pymodule_export]
@@ -35,6 +38,8 @@ mod _core {
             m.py().get_type::<super::errors::InternalError>(),
         )?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add("LAYERS", crate::layers::LayerSpec::KINDS)?;
+        m.add("ACTIVATIONS", crate::activations::Activation::ALL_NAMES)?;
         Ok(())
     }
 

@@ -6,13 +6,17 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use super::access::{AnyNetwork, Shared, Typed};
-use super::arrays::{to_matrix, Matrix, TargetArray, Vector};
+use super::arrays::{to_array, to_matrix, Matrix, TargetArray, Tensor, Vector};
 use super::errors::{guarded, value_error};
 use super::fit::{self, FitArgs};
+use super::layers::{layer_object, spec_of};
 use super::optimizers::Optimizer;
 use crate::error::{zeros, Result};
+use crate::layers::{LayerOps, LayerSpec};
 use crate::losses::argmax;
-use crate::network::{Network, NetworkSpec, Workspace};
+use crate::network::{
+    Network, NetworkSpec, StackSpec, StateEntry, StateRef, StateValues, Workspace,
+};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
 use crate::train::{self, Dataset};
@@ -47,6 +51,7 @@ pub struct PyNetwork {
     pub(super) rng: Mutex<Rng>,
     widths: Vec<usize>,
     activations: Vec<&'static str>,
+    specs: Vec<LayerSpec>,
     loss: Loss,
     dtype: &'static str,
 }
@@ -85,29 +90,105 @@ impl PyNetwork {
                 init: Init::parse(init)?,
                 seed,
             };
-            let dtype = match dtype {
-                "float32" => f32::NAME,
-                "float64" => f64::NAME,
-                _ => {
-                    return Err(value_error(format!(
-                        "dtype: expected 'float32' or 'float64', got {dtype:?}"
-                    )))
-                }
+            Self::build(py, spec.stack()?, dtype)
+        })
+    }
+
+    /// A network from a list of layers (`ferroprop.layers`) on inputs of `input_dim`
+    /// features.
+    #[staticmethod]
+    #[pyo3(signature = (layers, input_dim, loss, dtype, seed))]
+    fn stack(
+        py: Python<'_>,
+        layers: Vec<Bound<'_, PyAny>>,
+        input_dim: i64,
+        loss: &str,
+        dtype: &str,
+        seed: u64,
+    ) -> PyResult<Self> {
+        guarded("Sequential()", || {
+            let layers = layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| spec_of(l, &format!("layers[{i}]")))
+                .collect::<PyResult<Vec<_>>>()?;
+            let input_dim = usize::try_from(input_dim).unwrap_or(0);
+            let spec = StackSpec {
+                input_dim,
+                layers,
+                loss: Loss::parse(loss)?,
+                seed,
             };
-            // Initialising a large network takes a while: without the GIL.
-            let net = py.detach(|| -> Result<AnyNetwork> {
-                Ok(match dtype {
-                    "float32" => AnyNetwork::F32(Network::new(&spec)?),
-                    _ => AnyNetwork::F64(Network::new(&spec)?),
-                })
-            })?;
-            Ok(PyNetwork {
-                shared: Shared::new(net),
-                rng: Mutex::new(Rng::new(seed, 2)),
-                widths: spec.widths.clone(),
-                activations: spec.activations.iter().map(|a| a.name()).collect(),
-                loss: spec.loss,
-                dtype,
+            Self::build(py, spec, dtype)
+        })
+    }
+
+    /// The layers, as built (new objects of `ferroprop.layers`).
+    #[getter]
+    fn layers(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        self.specs.iter().map(|&s| layer_object(py, s)).collect()
+    }
+
+    /// Training steps taken (`step`/`fit`); the step number of the next dropout masks.
+    #[getter]
+    fn training_steps(&self, py: Python<'_>) -> PyResult<u64> {
+        guarded(
+            "Network.training_steps",
+            || typed!(self, T => self.read_detached::<T, _>(py, |n| Ok(n.training_steps()))),
+        )
+    }
+
+    #[setter]
+    fn set_training_steps(&self, py: Python<'_>, steps: u64) -> PyResult<()> {
+        guarded("Network.training_steps", || {
+            typed!(self, T => {
+                self.shared.check_available()?;
+                Ok(py.detach(|| self.shared.write::<T, _>(|n| {
+                    n.set_training_steps(steps);
+                    Ok(())
+                }))?)
+            })
+        })
+    }
+
+    /// `[(name, array or int), …]` in torch's names, layouts and order (copies).
+    fn state_dict<'py>(&self, py: Python<'py>) -> PyResult<Vec<(String, Py<PyAny>)>> {
+        guarded("Network.state_dict", || {
+            typed!(self, T => {
+                let entries = self.read_detached::<T, _>(py, |n| n.state_dict())?;
+                entries_to_python(py, entries)
+            })
+        })
+    }
+
+    /// Replaces every entry from `[(name, array or int), …]` (arrays of the network's dtype,
+    /// C order): names, shapes and values are checked before anything is copied.
+    fn load_state_dict(
+        &self,
+        py: Python<'_>,
+        entries: Vec<(String, Bound<'_, PyAny>)>,
+    ) -> PyResult<()> {
+        guarded(
+            "Network.load_state_dict",
+            || typed!(self, T => load_state_dict::<T>(py, self, &entries)),
+        )
+    }
+
+    /// The keep mask `(rows, width)` (bool) of the Dropout at `index` for a batch of `rows`
+    /// rows at the next training step.
+    fn _dropout_keep<'py>(
+        &self,
+        py: Python<'py>,
+        index: usize,
+        rows: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded("Network._dropout_keep", || {
+            typed!(self, T => {
+                let (keep, width) = self.read_detached::<T, _>(py, |n| {
+                    let width = n.layers().get(index).map_or(0, |l| l.width());
+                    Ok((n.dropout_keep(index, rows, n.training_steps())?, width))
+                })?;
+                to_array(py, keep, &[rows, width])
             })
         })
     }
@@ -137,7 +218,7 @@ impl PyNetwork {
         guarded("Network.weights", || {
             typed!(self, T => {
                 let copies: Vec<Vec<T>> = self.read_detached::<T, _>(py, |n| {
-                    n.layers().iter().map(|l| copy(&l.weight)).collect()
+                    n.dense_layers().map(|d| copy(n.param(d.weight))).collect()
                 })?;
                 let shapes = self.widths.windows(2);
                 let arrays = copies
@@ -155,7 +236,7 @@ impl PyNetwork {
         guarded("Network.biases", || {
             typed!(self, T => {
                 let copies: Vec<Vec<T>> = self.read_detached::<T, _>(py, |n| {
-                    n.layers().iter().map(|l| copy(&l.bias)).collect()
+                    n.dense_layers().map(|d| copy(n.param(d.bias))).collect()
                 })?;
                 PyList::new(py, copies.into_iter().map(|b| numpy::PyArray1::from_vec(py, b)))
             })
@@ -174,12 +255,22 @@ impl PyNetwork {
         )
     }
 
-    /// Output activations `(n, n_out)` for `x (n, n_in)`.
-    fn forward<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        guarded(
-            "Network.forward",
-            || typed!(self, T => forward::<T>(py, self, x, false)),
-        )
+    /// Output activations `(n, n_out)` for `x (n, n_in)`, in evaluation mode or, with
+    /// `training`, in training mode over all rows as one batch.
+    #[pyo3(signature = (x, training = false))]
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        training: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded("Network.forward", || {
+            typed!(self, T => if training {
+                forward_training::<T>(py, self, x)
+            } else {
+                forward::<T>(py, self, x, false)
+            })
+        })
     }
 
     /// Class indices `(n,)` int64 for cross_entropy (argmax of the outputs); for the other
@@ -202,8 +293,9 @@ impl PyNetwork {
         })
     }
 
-    /// `(loss, [dW…], [db…])` of the mean loss over all rows of `x` (weighted by
-    /// `sample_weight`, plus scikit-learn's L2 term when `alpha > 0`).
+    /// `(loss, [(name, gradient), …])` of the mean loss over all rows of `x` in training mode
+    /// (weighted by `sample_weight`, plus scikit-learn's L2 term when `alpha > 0`), named and
+    /// laid out like the trainable entries of `state_dict`.
     #[pyo3(signature = (x, y, sample_weight = None, alpha = 0.0))]
     fn gradients<'py>(
         &self,
@@ -215,7 +307,24 @@ impl PyNetwork {
     ) -> PyResult<Bound<'py, PyAny>> {
         guarded("Network.gradients", || {
             fit::check_alpha(alpha)?;
-            typed!(self, T => gradients::<T>(py, self, x, y, sample_weight.as_ref(), alpha))
+            typed!(self, T => gradients::<T>(py, self, x, y, sample_weight.as_ref(), alpha, true))
+        })
+    }
+
+    /// `(loss, [dW…], [db…])`: as `gradients`, for the Dense layers only, each `dW` laid out
+    /// `(fan_in, fan_out)` like `weights()` (what `ferroprop.Network` and the estimators use).
+    #[pyo3(signature = (x, y, sample_weight = None, alpha = 0.0))]
+    fn dense_gradients<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+        sample_weight: Option<Bound<'py, PyAny>>,
+        alpha: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded("Network.dense_gradients", || {
+            fit::check_alpha(alpha)?;
+            typed!(self, T => gradients::<T>(py, self, x, y, sample_weight.as_ref(), alpha, false))
         })
     }
 
@@ -299,6 +408,39 @@ impl PyNetwork {
 }
 
 impl PyNetwork {
+    /// Builds the engine network of `spec` in `dtype`, without the GIL (initialising a large
+    /// network takes a while).
+    fn build(py: Python<'_>, spec: StackSpec, dtype: &str) -> PyResult<Self> {
+        let dtype = match dtype {
+            "float32" => f32::NAME,
+            "float64" => f64::NAME,
+            _ => {
+                return Err(value_error(format!(
+                    "dtype: expected 'float32' or 'float64', got {dtype:?}"
+                )))
+            }
+        };
+        let net = py.detach(|| -> Result<AnyNetwork> {
+            Ok(match dtype {
+                "float32" => AnyNetwork::F32(Network::stack(&spec)?),
+                _ => AnyNetwork::F64(Network::stack(&spec)?),
+            })
+        })?;
+        let (widths, activations) = match &net {
+            AnyNetwork::F32(n) => (n.widths(), n.activations()),
+            AnyNetwork::F64(n) => (n.widths(), n.activations()),
+        };
+        Ok(PyNetwork {
+            shared: Shared::new(net),
+            rng: Mutex::new(Rng::new(spec.seed, 2)),
+            widths,
+            activations: activations.iter().map(|a| a.name()).collect(),
+            specs: spec.layers,
+            loss: spec.loss,
+            dtype,
+        })
+    }
+
     /// [`Shared::read`] with the GIL released, after [`Shared::check_available`].
     pub(super) fn read_detached<T: Typed, R: Send>(
         &self,
@@ -419,6 +561,7 @@ fn gradients<'py, T: Typed>(
     y: &Bound<'py, PyAny>,
     sample_weight: Option<&Bound<'py, PyAny>>,
     alpha: f64,
+    named: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (xm, ym) = borrow_data::<T>(this, x, y, ("X", "y"))?;
     let sw = borrow_weights::<T>(sample_weight)?;
@@ -429,27 +572,119 @@ fn gradients<'py, T: Typed>(
         targets: ym.view(),
         weights: sw.as_ref().map(|w| w.data()),
     };
-    let (loss, grads) = this.read_detached::<T, _>(py, |net| {
+    /// The gradients as they go to Python: named, or the Dense ones by kind.
+    enum Out<T> {
+        Named(Vec<StateEntry<T>>),
+        Dense(Vec<(Vec<T>, usize, usize)>, Vec<Vec<T>>),
+    }
+    let (loss, out) = this.read_detached::<T, _>(py, |net| {
         // `loss_and_gradients` checks the data; this names X before allocating.
         net.check_shape(data.rows, data.cols)?;
         let mut ws = Workspace::new(net, data.rows)?;
         let mut grads = net.zero_gradients()?;
         let loss = net.loss_and_gradients(&data, alpha, &mut ws, &mut grads)?;
-        Ok((loss, grads))
+        if named {
+            return Ok((loss, Out::Named(net.gradient_dict(grads)?)));
+        }
+        let dense: Vec<_> = net.dense_layers().cloned().collect();
+        let mut tensors: Vec<Option<Vec<T>>> = grads.tensors.into_iter().map(Some).collect();
+        let mut take = |i: usize| tensors[i].take().unwrap_or_default();
+        let dw = dense
+            .iter()
+            .map(|d| (take(d.weight), d.fan_in, d.fan_out))
+            .collect();
+        let db = dense.iter().map(|d| take(d.bias)).collect();
+        Ok((loss, Out::Dense(dw, db)))
     })?;
-    let shapes = this.widths.windows(2);
-    let dw = grads
-        .weights
+    let out = match out {
+        Out::Named(entries) => entries_to_python(py, entries)?
+            .into_pyobject(py)?
+            .into_any(),
+        Out::Dense(dw, db) => {
+            let dw = dw
+                .into_iter()
+                .map(|(g, r, c)| to_matrix(py, g, r, c))
+                .collect::<PyResult<Vec<_>>>()?;
+            let db: Vec<_> = db
+                .into_iter()
+                .map(|g| numpy::PyArray1::from_vec(py, g))
+                .collect();
+            (PyList::new(py, dw)?, PyList::new(py, db)?)
+                .into_pyobject(py)?
+                .into_any()
+        }
+    };
+    Ok((loss, out).into_pyobject(py)?.into_any())
+}
+
+/// State entries as `(name, array or int)` pairs.
+fn entries_to_python<T: Typed>(
+    py: Python<'_>,
+    entries: Vec<StateEntry<T>>,
+) -> PyResult<Vec<(String, Py<PyAny>)>> {
+    entries
         .into_iter()
-        .zip(shapes)
-        .map(|(g, s)| to_matrix(py, g, s[0], s[1]))
-        .collect::<PyResult<Vec<_>>>()?;
-    let db: Vec<_> = grads
-        .biases
-        .into_iter()
-        .map(|g| numpy::PyArray1::from_vec(py, g))
+        .map(|e| {
+            let value = match e.values {
+                StateValues::Float(v) => to_array(py, v, &e.shape)?.unbind(),
+                StateValues::Count(c) => c.into_pyobject(py)?.into_any().unbind(),
+            };
+            Ok((e.name, value))
+        })
+        .collect()
+}
+
+fn load_state_dict<T: Typed>(
+    py: Python<'_>,
+    this: &PyNetwork,
+    entries: &[(String, Bound<'_, PyAny>)],
+) -> PyResult<()> {
+    let mut tensors = Vec::with_capacity(entries.len());
+    let mut counts = Vec::new();
+    for (name, value) in entries {
+        let what = format!("state_dict[{name:?}]");
+        if value.is_instance_of::<pyo3::types::PyInt>() {
+            counts.push((
+                name.as_str(),
+                value.extract::<i64>().map_err(|_| {
+                    value_error(format!("{what}: expected a count that fits in int64"))
+                })?,
+            ));
+        } else {
+            tensors.push((name.as_str(), Tensor::<T>::borrow(value, &what)?));
+        }
+    }
+    let refs: Vec<(&str, StateRef<'_, T>)> = tensors
+        .iter()
+        .map(|(n, t)| {
+            (
+                *n,
+                StateRef::Float {
+                    shape: &t.shape,
+                    data: t.data(),
+                },
+            )
+        })
+        .chain(counts.iter().map(|&(n, c)| (n, StateRef::Count(c))))
         .collect();
-    Ok((loss, PyList::new(py, dw)?, PyList::new(py, db)?)
-        .into_pyobject(py)?
-        .into_any())
+    this.shared.check_available()?;
+    Ok(py.detach(|| this.shared.write::<T, _>(|n| n.load_state_dict(&refs)))?)
+}
+
+/// The outputs for `x` in training mode.
+fn forward_training<'py, T: Typed>(
+    py: Python<'py>,
+    this: &PyNetwork,
+    x: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let x = Matrix::<T>::borrow(x, "X")?;
+    let (data, rows, cols) = (x.data(), x.rows, x.cols);
+    let n_out = this.widths[this.widths.len() - 1];
+    let out = this.read_detached::<T, _>(py, |net| {
+        net.check_shape(rows, cols)?; // names X before allocating
+        let mut out = zeros(rows.checked_mul(n_out), "the outputs")?;
+        net.forward_training(data, rows, &mut out)?;
+        Ok(out)
+    })?;
+    Ok(to_matrix(py, out, rows, n_out)?.into_any())
 }

@@ -20,6 +20,15 @@ pub struct Team<'a> {
     barrier: Option<&'a SpinBarrier>,
 }
 
+impl Team<'static> {
+    /// A team of one, as a constant.
+    pub const SOLO: Team<'static> = Team {
+        id: 0,
+        size: 1,
+        barrier: None,
+    };
+}
+
 impl Team<'_> {
     /// A team of one: the calling thread alone.
     pub fn solo() -> Team<'static> {

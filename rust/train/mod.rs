@@ -15,7 +15,7 @@ use self::guard::Guard;
 use self::stepper::{Outcome, StepBuffers, Stepper};
 use crate::error::{filled, zeros, Error, Result};
 use crate::losses::Targets;
-use crate::network::{Network, Workspace, EVAL_BLOCK};
+use crate::network::{Network, TensorInfo, Workspace, EVAL_BLOCK};
 use crate::optimizers::{OptimizerConfig, OptimizerState};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
@@ -75,7 +75,8 @@ pub struct Trainer<T> {
     pool: Option<Arc<Pool>>,
     members: usize,
     batch_rows: usize,
-    widths: Vec<usize>,
+    /// The parameters' shapes, which must not change between epochs.
+    shapes: Vec<TensorInfo>,
     buffers: StepBuffers<T>,
     order: Vec<usize>,
     order_given: bool,
@@ -121,6 +122,19 @@ impl<T: Scalar> Trainer<T> {
             }
         };
         let batch_rows = settings.batch_size.min(train.rows);
+        if net.has_batch_norm() {
+            let last = match train.rows % batch_rows {
+                0 => batch_rows,
+                r => r,
+            };
+            if last < 2 {
+                return Err(Error::value(format!(
+                    "batch_size: BatchNorm expected more than 1 value per channel when \
+                     training; {} rows in batches of {} leave a batch of 1 row",
+                    train.rows, settings.batch_size
+                )));
+            }
+        }
         let members = net.members_for_steps(batch_rows);
         let pool = if members > 1 {
             Some(threads::current()?)
@@ -133,7 +147,7 @@ impl<T: Scalar> Trainer<T> {
             pool,
             members,
             batch_rows,
-            widths: net.widths(),
+            shapes: net.param_info().to_vec(),
             buffers: StepBuffers::new(net, batch_rows)?,
             order,
             order_given,
@@ -165,7 +179,7 @@ impl<T: Scalar> Trainer<T> {
         rng: &mut Rng,
         hooks: &mut (dyn Hooks + Send),
     ) -> Result<EpochReport> {
-        if net.widths() != self.widths {
+        if net.param_info() != self.shapes.as_slice() {
             return Err(Error::Internal(
                 "fit: the network changed shape between epochs".into(),
             ));
@@ -174,6 +188,7 @@ impl<T: Scalar> Trainer<T> {
         let epoch = self.epochs_done + 1;
         let started = Instant::now();
         let first_step = state.steps();
+        let first_mask = net.training_steps();
         let (rows, batch_rows, settings) = (train.rows, self.batch_rows, self.settings);
         let shuffle = settings.shuffle && !self.order_given;
         let max_members = self.pool.as_ref().map_or(1, |p| p.size());
@@ -224,7 +239,9 @@ impl<T: Scalar> Trainer<T> {
                     let idx = unsafe { &order.read()[start..(start + batch_rows).min(rows)] };
                     t += 1;
                     // SAFETY: every member runs the same step with its own guard.
-                    let (loss, outcome) = unsafe { stepper.step(team, train, idx, t, &mut guard) };
+                    let (loss, outcome) = unsafe {
+                        stepper.step(team, train, idx, t, first_mask + b as u64, &mut guard)
+                    };
                     match outcome {
                         Outcome::Done => {}
                         Outcome::NonFinite => {
@@ -264,7 +281,9 @@ impl<T: Scalar> Trainer<T> {
         };
         drop(stepper);
         // Steps that completed before an interruption or divergence count too.
-        state.set_steps(completed.load(Ordering::Relaxed));
+        let done = completed.load(Ordering::Relaxed);
+        state.set_steps(done);
+        net.count_steps(done - first_step);
         let (loss_sum, val) = outcome??;
         self.epochs_done = epoch;
         Ok(EpochReport {
@@ -419,7 +438,7 @@ mod tests {
         assert_eq!(reports.last().unwrap().val_accuracy, Some(1.0));
         assert!(reports.last().unwrap().loss < 0.05);
         let (again, _) = run();
-        assert_eq!(net.layers()[0].weight, again.layers()[0].weight);
+        assert_eq!(net.param(0), again.param(0));
     }
 
     #[test]
@@ -462,10 +481,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, Error::Diverged { .. }));
-        assert!(net
-            .layers()
-            .iter()
-            .all(|l| l.weight.iter().chain(&l.bias).all(|v| v.is_finite())));
+        assert!((0..net.param_info().len()).all(|p| net.param(p).iter().all(|v| v.is_finite())));
     }
 
     #[test]
@@ -488,19 +504,18 @@ mod tests {
             if fail {
                 let mut huge = config.clone();
                 huge.set_lr(3e38).unwrap();
-                let before = net.layers()[0].weight.clone();
+                let before = net.param(0).to_vec();
                 let err = step(&mut net, &huge, &mut state, &x, 2, &targets).unwrap_err();
                 assert!(matches!(err, Error::Diverged { at: None, .. }));
-                assert_eq!(net.layers()[0].weight, before);
+                assert_eq!(net.param(0), &before[..]);
                 assert_eq!(state.steps(), 1);
             }
             step(&mut net, &config, &mut state, &x, 2, &targets).unwrap();
             net
         };
         let (clean, undone) = (run(false), run(true));
-        for (a, b) in clean.layers().iter().zip(undone.layers()) {
-            assert_eq!(a.weight, b.weight);
-            assert_eq!(a.bias, b.bias);
+        for p in 0..clean.param_info().len() {
+            assert_eq!(clean.param(p), undone.param(p));
         }
     }
 }

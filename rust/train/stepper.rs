@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use super::guard::Guard;
 use crate::error::{zeros, Result};
 use crate::kernels::{self, Grad, MatRef, Shared};
+use crate::layers::Mode;
 use crate::losses::Targets;
 use crate::network::{
     Dataset, Gradients, GradientsView, Labels, Network, ParamsView, Workspace, WorkspaceView,
@@ -115,7 +116,7 @@ pub(super) struct Stepper<'a, T> {
     /// The architecture; the parameters are reached only through `tensors`.
     pub(super) net: Network<T>,
     pub(super) params: ParamsView<'a, T>,
-    /// Per parameter tensor (W0, b0, W1, b1, …): the parameter, its gradient, its state.
+    /// Per parameter tensor (the network's order): the parameter, its gradient, its state.
     tensors: Vec<Tensor<'a, T>>,
     config: &'a OptimizerConfig,
     ws: WorkspaceView<'a, T>,
@@ -145,16 +146,16 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         let params = net.params_mut();
         let grads = buffers.grads.view();
         let mut slots = state.slots_view().into_iter();
-        let mut tensors = Vec::new();
-        for l in 0..params.weights.len() {
-            for (param, grad) in [
-                (params.weights[l], grads.weights[l]),
-                (params.biases[l], grads.biases[l]),
-            ] {
-                let state = slots.next().unwrap_or_default();
-                tensors.push(Tensor { param, grad, state });
-            }
-        }
+        let tensors = params
+            .params
+            .iter()
+            .zip(&grads.tensors)
+            .map(|(&param, &grad)| Tensor {
+                param,
+                grad,
+                state: slots.next().unwrap_or_default(),
+            })
+            .collect();
         Stepper {
             net: shape,
             params,
@@ -174,15 +175,19 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         }
     }
 
-    /// The spans of each parameter tensor `team`'s member owns: its rows of every weight
-    /// (those whose gradient rows it computes), and every bias for the leader.
+    /// The spans of each parameter tensor `team`'s member owns: its rows of every Dense weight
+    /// (those whose gradient rows it computes), and every other tensor for the leader.
     pub(super) fn owned(&self, team: &Team<'_>) -> Vec<(usize, Range<usize>)> {
         let mut spans = Vec::with_capacity(self.tensors.len());
-        for (l, layer) in self.net.layers().iter().enumerate() {
-            let r = team.share(layer.fan_in, ROW_UNIT);
-            spans.push((2 * l, r.start * layer.fan_out..r.end * layer.fan_out));
-            if team.is_leader() {
-                spans.push((2 * l + 1, 0..layer.fan_out));
+        let dense: Vec<_> = self.net.dense_layers().collect();
+        for (index, info) in self.net.param_info().iter().enumerate() {
+            match dense.iter().find(|d| d.weight == index) {
+                Some(d) => {
+                    let r = team.share(d.fan_in, ROW_UNIT);
+                    spans.push((index, r.start * d.fan_out..r.end * d.fan_out));
+                }
+                None if team.is_leader() => spans.push((index, 0..info.len())),
+                None => {}
             }
         }
         spans
@@ -207,9 +212,10 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         Values { parts, len }
     }
 
-    /// One step on rows `idx` of `data` as step number `t` (1-based) of the optimizer: gather,
-    /// gradients, then — only if everything is finite and stays so — the update. Returns the
-    /// batch's mean loss (on the leader) and how the step ended.
+    /// One step on rows `idx` of `data` as step number `t` (1-based) of the optimizer and
+    /// training step `mask_step` of the network (its dropout masks): gather, gradients, then —
+    /// only if everything is finite and stays so — the update, and the leader's update of the
+    /// running statistics. Returns the batch's mean loss (on the leader) and how the step ended.
     ///
     /// # Safety
     /// Every member of `team` must call this with the same arguments (and its own `guard`,
@@ -220,6 +226,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         data: &Dataset<'_, T>,
         idx: &[usize],
         t: u64,
+        mask_step: u64,
         guard: &mut Guard<T>,
     ) -> (f64, Outcome) {
         let rows = idx.len();
@@ -256,28 +263,36 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             None => self.net.loss_kind().total::<T>(rows, n_out, None),
         };
         let x = self.x.matrix(rows, n_in);
-        if rows == 1 && team.size() == 1 && self.alpha == 0.0 {
-            return self.step_one(x, labels, total, t, guard);
+        let mode = self.net.train_mode(mask_step);
+        let (loss, outcome) = if rows == 1 && team.size() == 1 && self.alpha == 0.0 {
+            self.step_one(x, labels, total, t, mode, guard)
+        } else {
+            let (mut loss, grad_peak) = self.net.batch_gradients(
+                team,
+                &self.params,
+                x,
+                rows,
+                labels,
+                total,
+                self.alpha,
+                mode,
+                &self.ws,
+                &self.grads,
+                self.block_losses,
+            );
+            if team.is_leader() {
+                // Read before the barrier below, after which the parameters change.
+                loss += self.net.l2_penalty(&self.params, self.alpha, total);
+            }
+            let dense =
+                |index: usize, span: Range<usize>| Grad::Dense(self.tensors[index].grad.part(span));
+            (loss, self.update(team, t, grad_peak, guard, dense))
+        };
+        if outcome == Outcome::Done && team.is_leader() {
+            // No member reads the running statistics or writes the batch's before the barrier
+            // that starts the next step.
+            self.net.update_running(rows, &self.params, &self.ws);
         }
-        let (mut loss, grad_peak) = self.net.batch_gradients(
-            team,
-            &self.params,
-            x,
-            rows,
-            labels,
-            total,
-            self.alpha,
-            &self.ws,
-            &self.grads,
-            self.block_losses,
-        );
-        if team.is_leader() {
-            // Read before the barrier below, after which the parameters change.
-            loss += self.net.l2_penalty(&self.params, self.alpha, total);
-        }
-        let dense =
-            |index: usize, span: Range<usize>| Grad::Dense(self.tensors[index].grad.part(span));
-        let outcome = self.update(team, t, grad_peak, guard, dense);
         (loss, outcome)
     }
 
@@ -290,36 +305,38 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         labels: impl Fn(Range<usize>) -> Labels<'a, T>,
         total: f64,
         t: u64,
+        mode: Mode,
         guard: &mut Guard<T>,
     ) -> (f64, Outcome) {
         let team = Team::solo();
-        self.net.deltas(
+        let pass = self.net.deltas(
             &team,
             &self.params,
             x,
             1,
             labels,
             total,
+            mode,
             &self.ws,
             self.block_losses,
         );
+        self.net
+            .backward(&pass, &self.params, x, &self.ws, &self.grads);
         let loss = self.net.batch_loss(1, total, self.block_losses);
-        let x = &self.x.read()[..self.net.n_inputs()];
-        let mut peak = self.net.bias_gradients(1, &self.ws, &self.grads);
-        for l in 0..self.net.layers().len() {
-            let (a, dz) = self.net.row_factors(l, x, &self.ws);
-            let outer = kernels::finite_max_abs(a) * kernels::finite_max_abs(dz);
-            peak = peak.max(outer);
+        let mut peak = self.net.vector_gradients(1, &self.ws, &self.grads);
+        for index in 0..self.tensors.len() {
+            if let Some((a, dz)) = self.net.row_factors(index, x, &self.ws) {
+                let outer = kernels::finite_max_abs(a) * kernels::finite_max_abs(dz);
+                peak = peak.max(outer);
+            }
         }
         if !loss.is_finite() {
             peak = f64::INFINITY;
         }
-        let grad = |index: usize, span: Range<usize>| {
-            if index % 2 == 1 {
-                return Grad::Dense(self.tensors[index].grad.part(span));
-            }
-            let (a, dz) = self.net.row_factors(index / 2, x, &self.ws);
-            Grad::Outer { a, dz }
+        let grad = |index: usize, span: Range<usize>| match self.net.row_factors(index, x, &self.ws)
+        {
+            Some((a, dz)) => Grad::Outer { a, dz },
+            None => Grad::Dense(self.tensors[index].grad.part(span)),
         };
         let outcome = self.update(&team, t, peak, guard, grad);
         (loss, outcome)

@@ -1,0 +1,244 @@
+"""What `Network` and `Sequential` share: one engine network (`_core.Network`) and the calls
+that run it — inference, the loss, named tensors, one step, the training loop."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._validation import as_count, as_labels, as_matrix, as_numeric, as_seed, as_values, native
+
+_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+
+#: `fit`'s per-epoch callback: (epoch, loss, val_loss, val_accuracy, seconds).
+EpochCallback = Callable[[int, float, float | None, float | None, float], None]
+
+
+@dataclasses.dataclass
+class History:
+    """Per-epoch record of a `fit` call.
+
+    `loss` is the mean training loss (each batch's loss taken before its update);
+    `val_loss` and `val_accuracy` are filled when `validation_data` is given (accuracy for the
+    cross-entropies only); `seconds` is each epoch's wall time.
+    """
+
+    loss: list[float] = dataclasses.field(default_factory=list)
+    val_loss: list[float] = dataclasses.field(default_factory=list)
+    val_accuracy: list[float] = dataclasses.field(default_factory=list)
+    seconds: list[float] = dataclasses.field(default_factory=list)
+
+
+def dtype_name(dtype: Any) -> str:
+    """`dtype` as 'float32' or 'float64'; ValueError otherwise."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError as err:
+        raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}") from err
+    if name not in _DTYPES:
+        raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
+    return name
+
+
+class Model:
+    """Base class of `Network` and `Sequential`: a stack of layers in the Rust engine."""
+
+    _core: _core.Network
+    _dtype: np.dtype
+
+    # -- description --------------------------------------------------------------------------
+
+    @property
+    def loss_name(self) -> str:
+        return self._core.loss_name
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def layers(self) -> list[_core.Layer]:
+        """The layers, as built (for `Network`: the Dense/activation stack it stands for)."""
+        return list(self._core.layers)
+
+    @property
+    def training_steps(self) -> int:
+        """Training steps taken (`step` and `fit` count them): the step number that keys the
+        next dropout masks. Saved with the model."""
+        return self._core.training_steps
+
+    # -- named tensors ------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, with the names and layouts of a
+        `torch.nn.Sequential` built from the same layers (a Dense weight is `(out, in)`;
+        `num_batches_tracked` a 0-d int64 array), so
+        `torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})` works."""
+        return {name: _entry(value) for name, value in self._core.state_dict()}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Copies in every entry of `state_dict` (names and layouts as `state_dict()` gives them;
+        float arrays are converted to the network's dtype, as torch copies them).
+
+        Raises:
+            TypeError: not a mapping, or an entry that is not numeric.
+            ValueError: a missing, unexpected or mis-shaped entry (named), a non-finite value,
+                a negative variance or count. Nothing is copied then.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict: expected a mapping, got {type(state_dict).__name__}")
+        entries: list[tuple[str, Any]] = []
+        for name, value in state_dict.items():
+            if not isinstance(name, str):
+                raise TypeError(f"state_dict: expected str keys, got {name!r}")
+            arr = as_numeric(value, f"state_dict[{name!r}]")
+            if name.endswith("num_batches_tracked"):
+                if arr.ndim != 0 or arr.dtype.kind not in "iu":
+                    raise TypeError(
+                        f"state_dict[{name!r}]: expected a 0-d integer array or an int, "
+                        f"got {arr.dtype} of shape {arr.shape}"
+                    )
+                entries.append((name, int(arr)))
+            else:
+                entries.append((name, native(arr, self._dtype)))
+        self._core.load_state_dict(entries)
+
+    # -- inference ----------------------------------------------------------------------------
+
+    def _x(self, X: Any, name: str = "X") -> np.ndarray:
+        return as_matrix(X, self._dtype, name)
+
+    def _y(self, y: Any, name: str = "y") -> np.ndarray:
+        if self.loss_name in ("cross_entropy", "log_loss"):
+            return as_labels(y, name)
+        return as_values(y, self._dtype, self._core.widths[-1], name)
+
+    def forward(self, X: Any, training: bool = False) -> np.ndarray:
+        """Output activations `(n, n_out)` for `X (n, n_in)`: class probabilities for
+        cross_entropy, per-output probabilities for binary_cross_entropy, values for mse.
+
+        In evaluation mode (the default) Dropout is the identity and BatchNorm uses its running
+        statistics; `training=True` runs every row as one training batch (batch statistics, the
+        dropout masks of the next step) without changing any running statistic."""
+        if not isinstance(training, bool | np.bool_):
+            raise TypeError(f"training: expected True or False, got {type(training).__name__}")
+        return self._core.forward(self._x(X), bool(training))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class indices `(n,)` int64 for cross_entropy; the `forward` outputs otherwise
+        (evaluation mode)."""
+        return self._core.predict(self._x(X))
+
+    def loss(self, X: Any, y: Any) -> float:
+        """The mean loss of `X (n, n_in)` against `y`, in evaluation mode."""
+        return self._core.loss(self._x(X), self._y(y))
+
+    def _named_gradients(self, X: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]:
+        loss, grads = self._core.gradients(self._x(X), self._y(y))
+        return loss, dict(grads)
+
+    # -- training -------------------------------------------------------------------------------
+
+    def step(self, X: Any, y: Any, optimizer: _core.Optimizer) -> float:
+        """One optimizer update on the batch `(X, y)` in training mode (BatchNorm's running
+        statistics are updated as by a PyTorch training step); returns the batch's loss before
+        the update."""
+        _check_optimizer(optimizer)
+        return self._core.step(self._x(X), self._y(y), optimizer)
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        epochs: int = 10,
+        batch_size: int = 32,
+        optimizer: _core.Optimizer | None = None,
+        shuffle: bool = True,
+        seed: int | None = None,
+        validation_data: tuple[Any, Any] | None = None,
+        verbose: bool = False,
+        callback: EpochCallback | None = None,
+    ) -> History:
+        """Mini-batch training, looped in Rust with the GIL released.
+
+        Each epoch visits every row of `X (n, n_in)` once, in a fresh seeded order when
+        `shuffle`; the last partial batch is used. `optimizer` defaults to `SGD(lr=0.01)` and
+        keeps its state across calls. `seed=None` draws shuffles from the network's own
+        generator (reproducible from its seed); an integer fixes them. Ctrl-C stops between
+        batches with the parameters of the last completed step and raises KeyboardInterrupt.
+        A non-finite loss raises `DivergenceError` naming the epoch and batch.
+        `callback(epoch, loss, val_loss, val_accuracy, seconds)` is called after each epoch
+        (epoch counted from 1; val_* None without validation data), after the `verbose` line.
+        Validation runs in evaluation mode.
+        """
+        optimizer = _core.SGD(lr=0.01) if optimizer is None else optimizer
+        _check_optimizer(optimizer)
+        epochs = as_count(epochs, "epochs")
+        batch_size = as_count(batch_size, "batch_size", 1)
+        seed = None if seed is None else as_seed(seed)
+        x_val = y_val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+                raise ValueError("validation_data: expected a pair (X_val, y_val)")
+            x_val = self._x(validation_data[0], "X_val")
+            y_val = self._y(validation_data[1], "y_val")
+        X, y = self._x(X), self._y(y)
+        report = _print_epoch(epochs, len(X)) if verbose else None
+        if callback is not None:
+            if not callable(callback):
+                raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
+            if report is not None:
+                printer, user = report, callback
+
+                def report(*row: Any) -> None:
+                    printer(*row)
+                    user(*row)
+
+            else:
+                report = callback
+        rows = self._core.fit(
+            X, y, epochs, batch_size, optimizer, bool(shuffle), seed, x_val, y_val, report
+        )
+        hist = History()
+        for loss, val_loss, val_acc, seconds in rows:
+            hist.loss.append(loss)
+            hist.seconds.append(seconds)
+            if val_loss is not None:
+                hist.val_loss.append(val_loss)
+            if val_acc is not None:
+                hist.val_accuracy.append(val_acc)
+        return hist
+
+
+def _entry(value: Any) -> np.ndarray:
+    """A `state_dict` value: an array, or a counter as a 0-d int64 array (torch's tensor(n))."""
+    return value if isinstance(value, np.ndarray) else np.array(value, dtype=np.int64)
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    if not isinstance(optimizer, _core.Optimizer):
+        raise TypeError(
+            f"optimizer: expected a ferroprop optimizer (SGD, Adam, AdamW, …), got "
+            f"{type(optimizer).__name__}"
+        )
+
+
+def _print_epoch(epochs: int, rows: int) -> EpochCallback:
+    """The `fit(verbose=True)` callback: one line per epoch."""
+
+    def report(
+        epoch: int, loss: float, val_loss: float | None, val_acc: float | None, seconds: float
+    ) -> None:
+        parts = [f"epoch {epoch}/{epochs}", f"loss {loss:.4f}"]
+        if val_loss is not None:
+            parts.append(f"val_loss {val_loss:.4f}")
+        if val_acc is not None:
+            parts.append(f"val_accuracy {val_acc:.4f}")
+        parts.append(f"{seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} samples/s)")
+        print("  ".join(parts), flush=True)
+
+    return report
