@@ -3,17 +3,6 @@
 use super::simd::vectorised;
 use crate::scalar::Scalar;
 
-/// The scalars of one SGD step (`torch.optim.SGD`, dampening 0).
-#[derive(Clone, Copy, Debug)]
-pub struct SgdStep<T> {
-    pub lr: T,
-    pub momentum: T,
-    pub weight_decay: T,
-    pub nesterov: bool,
-    /// The first step sets the momentum buffer to the gradient instead of blending.
-    pub first: bool,
-}
-
 /// A parameter's gradient: stored, or — for a batch of one row — the outer product
 /// `a ⊗ dz` (row `i` is `a[i]·dz`), which the update computes row by row instead of storing.
 #[derive(Clone, Copy, Debug)]
@@ -50,9 +39,26 @@ macro_rules! for_each_row {
     };
 }
 
+/// The scalars of one SGD step: `torch.optim.SGD` (dampening 0) or, with `velocity`,
+/// scikit-learn's `SGDOptimizer`.
+#[derive(Clone, Copy, Debug)]
+pub struct SgdStep<T> {
+    pub lr: T,
+    pub momentum: T,
+    /// Coupled L2 added to the gradient (torch's form only).
+    pub weight_decay: T,
+    pub nesterov: bool,
+    /// The first step sets torch's momentum buffer to the gradient instead of blending.
+    pub first: bool,
+    /// scikit-learn's velocity form `v = μ·v - lr·g`, `p += v` (or `μ·v - lr·g`): the rate
+    /// is applied before the blend, not after, so it rounds differently from torch's.
+    pub velocity: bool,
+}
+
 vectorised! {
-    /// `p -= lr · d` where `g = grad + wd·p`, `buf = μ·buf + g` (or `g` on the first step) and
-    /// `d = g + μ·buf` (Nesterov) or `buf`. `buf` is empty when momentum is 0.
+    /// torch's form: `p -= lr · d` where `g = grad + wd·p`, `buf = μ·buf + g` (or `g` on the
+    /// first step) and `d = g + μ·buf` (Nesterov) or `buf`; `buf` is empty when momentum is 0.
+    /// The velocity form: `v = μ·v - lr·g`, then `p += μ·v - lr·g` (Nesterov) or `p += v`.
     pub fn sgd<T>(p: &mut [T], grad: Grad<'_, T>, buf: &mut [T], s: SgdStep<T>) {
         // Plain SGD leaves a parameter with zero gradient exactly as it was.
         let unchanged_by_zero = buf.is_empty() && s.weight_decay == T::zero();
@@ -70,34 +76,52 @@ fn sgd_span<T: Scalar>(p: &mut [T], grad: impl Iterator<Item = T>, buf: &mut [T]
         for (pi, gi) in p.iter_mut().zip(grad) {
             *pi = *pi - s.lr * (gi + s.weight_decay * *pi);
         }
-        return;
-    }
-    for ((pi, gi), bi) in p.iter_mut().zip(grad).zip(buf.iter_mut()) {
-        let g = gi + s.weight_decay * *pi;
-        *bi = if s.first { g } else { s.momentum * *bi + g };
-        let d = if s.nesterov {
-            g + s.momentum * *bi
-        } else {
-            *bi
-        };
-        *pi = *pi - s.lr * d;
+    } else if s.velocity {
+        // Operation for operation as NumPy evaluates scikit-learn's code (no fused
+        // multiply-adds).
+        for ((pi, gi), vi) in p.iter_mut().zip(grad).zip(buf.iter_mut()) {
+            let velocity = s.momentum * *vi - s.lr * gi;
+            *vi = velocity;
+            let update = if s.nesterov {
+                s.momentum * velocity - s.lr * gi
+            } else {
+                velocity
+            };
+            *pi = *pi + update;
+        }
+    } else {
+        for ((pi, gi), bi) in p.iter_mut().zip(grad).zip(buf.iter_mut()) {
+            let g = gi + s.weight_decay * *pi;
+            *bi = if s.first { g } else { s.momentum * *bi + g };
+            let d = if s.nesterov {
+                g + s.momentum * *bi
+            } else {
+                *bi
+            };
+            *pi = *pi - s.lr * d;
+        }
     }
 }
 
-/// The scalars of one Adam/AdamW step, bias corrections already folded in (as torch does).
+/// The scalars of one Adam/AdamW step, bias corrections already folded in (as torch does),
+/// or, with `sklearn`, of scikit-learn's `AdamOptimizer`.
 #[derive(Clone, Copy, Debug)]
 pub struct AdamStep<T> {
     pub beta1: T,
     pub beta2: T,
     pub eps: T,
-    /// `lr / (1 - β1^t)`.
+    /// `lr / (1 - β1^t)`; scikit-learn's: `lr · √(1 - β2^t) / (1 - β1^t)`, so that `eps` is
+    /// added to the uncorrected `√v`.
     pub step_size: T,
-    /// `√(1 - β2^t)`.
+    /// `√(1 - β2^t)` (torch's form only).
     pub bias_correction2_sqrt: T,
-    /// Coupled L2 added to the gradient (Adam); 0 for AdamW.
+    /// Coupled L2 added to the gradient (Adam); 0 for AdamW and scikit-learn's.
     pub weight_decay: T,
-    /// Decoupled shrink factor `1 - lr·wd` applied to `p` first (AdamW); 1 for Adam.
+    /// Decoupled shrink factor `1 - lr·wd` applied to `p` first (AdamW); 1 otherwise.
     pub decay_factor: T,
+    /// scikit-learn's form: `p += -step_size·m / (√v + eps)` in NumPy's order of operations,
+    /// which rounds differently from torch's `p -= step_size · (m / (√v / bc2 + eps))`.
+    pub sklearn: bool,
 }
 
 vectorised! {
@@ -119,73 +143,22 @@ fn adam_span<T: Scalar>(
     s: AdamStep<T>,
 ) {
     let one = T::one();
-    for (((pi, gi), mi), vi) in p.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
+    let rows = p.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut());
+    if s.sklearn {
+        for (((pi, gi), mi), vi) in rows {
+            *mi = s.beta1 * *mi + (one - s.beta1) * gi;
+            *vi = s.beta2 * *vi + (one - s.beta2) * (gi * gi);
+            *pi = *pi + (-s.step_size * *mi) / (vi.sqrt() + s.eps);
+        }
+        return;
+    }
+    for (((pi, gi), mi), vi) in rows {
         let param = *pi * s.decay_factor;
         let g = gi + s.weight_decay * param;
         *mi = s.beta1 * *mi + (one - s.beta1) * g;
         *vi = s.beta2 * *vi + (one - s.beta2) * g * g;
         let denom = vi.sqrt() / s.bias_correction2_sqrt + s.eps;
         *pi = param - s.step_size * (*mi / denom);
-    }
-}
-
-/// The scalars of one step of scikit-learn's `SGDOptimizer` (velocity form).
-#[derive(Clone, Copy, Debug)]
-pub struct SklearnSgdStep<T> {
-    pub lr: T,
-    pub momentum: T,
-    pub nesterov: bool,
-}
-
-vectorised! {
-    /// scikit-learn's SGD: `v = μ·v - lr·g`, then `p += μ·v - lr·g` (Nesterov) or `p += v`.
-    /// Written operation for operation as NumPy evaluates it (no fused multiply-adds).
-    pub fn sklearn_sgd<T>(p: &mut [T], grad: Grad<'_, T>, v: &mut [T], s: SklearnSgdStep<T>) {
-        for_each_row!(p.len(), grad, false, |r, g| {
-            for ((pi, gi), vi) in p[r.clone()].iter_mut().zip(g).zip(v[r].iter_mut()) {
-                let velocity = s.momentum * *vi - s.lr * gi;
-                *vi = velocity;
-                let update = if s.nesterov {
-                    s.momentum * velocity - s.lr * gi
-                } else {
-                    velocity
-                };
-                *pi = *pi + update;
-            }
-        })
-    }
-}
-
-/// The scalars of one step of scikit-learn's `AdamOptimizer`.
-#[derive(Clone, Copy, Debug)]
-pub struct SklearnAdamStep<T> {
-    pub beta1: T,
-    pub beta2: T,
-    pub eps: T,
-    /// `lr_init · √(1 - β2^t) / (1 - β1^t)`: the bias corrections folded into the rate, so
-    /// `eps` is added to the uncorrected `√v`.
-    pub lr: T,
-}
-
-vectorised! {
-    /// scikit-learn's Adam: `m = β1·m + (1-β1)·g`, `v = β2·v + (1-β2)·g²`,
-    /// `p += -lr·m / (√v + eps)`, in NumPy's order of operations.
-    pub fn sklearn_adam<T>(
-        p: &mut [T],
-        grad: Grad<'_, T>,
-        m: &mut [T],
-        v: &mut [T],
-        s: SklearnAdamStep<T>,
-    ) {
-        let one = T::one();
-        for_each_row!(p.len(), grad, false, |r, g| {
-            let rows = p[r.clone()].iter_mut().zip(g).zip(&mut m[r.clone()]).zip(&mut v[r]);
-            for (((pi, gi), mi), vi) in rows {
-                *mi = s.beta1 * *mi + (one - s.beta1) * gi;
-                *vi = s.beta2 * *vi + (one - s.beta2) * (gi * gi);
-                *pi = *pi + (-s.lr * *mi) / (vi.sqrt() + s.eps);
-            }
-        })
     }
 }
 
@@ -203,6 +176,7 @@ mod tests {
             weight_decay: 0.0,
             nesterov: false,
             first: true,
+            velocity: false,
         };
         sgd(&mut p, Grad::Dense(&[2.0]), &mut buf, step);
         assert_eq!(buf, vec![2.0]);
@@ -229,6 +203,7 @@ mod tests {
             weight_decay: 0.01,
             nesterov: true,
             first: true,
+            velocity: false,
         };
         let plain = SgdStep {
             momentum: 0.0,
@@ -259,6 +234,7 @@ mod tests {
             bias_correction2_sqrt: (1.0 - b2).sqrt(),
             weight_decay: 0.0,
             decay_factor: 1.0,
+            sklearn: false,
         };
         adam(&mut p, Grad::Dense(&[-3.0]), &mut m, &mut v, step);
         assert!((p[0] - 0.51).abs() < 1e-9);

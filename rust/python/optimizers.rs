@@ -176,44 +176,7 @@ impl Optimizer {
     }
 
     fn __repr__(&self) -> String {
-        match self.config() {
-            OptimizerConfig::Sgd {
-                lr,
-                momentum,
-                nesterov,
-                weight_decay,
-            } => format!(
-                "SGD(lr={lr:?}, momentum={momentum:?}, nesterov={}, weight_decay={weight_decay:?})",
-                if nesterov { "True" } else { "False" }
-            ),
-            OptimizerConfig::Adam {
-                lr,
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-                decoupled,
-            } => format!(
-                "{}(lr={lr:?}, betas=({beta1:?}, {beta2:?}), eps={eps:?}, weight_decay={weight_decay:?})",
-                if decoupled { "AdamW" } else { "Adam" }
-            ),
-            OptimizerConfig::SklearnSgd {
-                lr,
-                momentum,
-                nesterov,
-            } => format!(
-                "SklearnSGD(lr={lr:?}, momentum={momentum:?}, nesterov={})",
-                if nesterov { "True" } else { "False" }
-            ),
-            OptimizerConfig::SklearnAdam {
-                lr,
-                beta1,
-                beta2,
-                eps,
-            } => format!(
-                "SklearnAdam(lr={lr:?}, beta_1={beta1:?}, beta_2={beta2:?}, epsilon={eps:?})"
-            ),
-        }
+        self.config().to_string()
     }
 }
 
