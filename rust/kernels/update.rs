@@ -162,6 +162,138 @@ fn adam_span<T: Scalar>(
     }
 }
 
+/// The scalars of one `torch.optim.RMSprop` step.
+#[derive(Clone, Copy, Debug)]
+pub struct RmspropStep<T> {
+    pub lr: T,
+    pub alpha: T,
+    pub eps: T,
+    pub weight_decay: T,
+    pub momentum: T,
+    /// The weight `1 - α` of the centred gradient average's `lerp`, and which of torch's two
+    /// `lerp` formulas it takes (`|w| < 0.5`: `a + w·(b - a)`, else `b - (b - a)·(1 - w)`).
+    pub lerp_weight: T,
+    pub lerp_low: bool,
+}
+
+vectorised! {
+    /// One RMSprop step: `g = grad + wd·p`, `sq = α·sq + (1-α)·g²`, `avg = √sq + eps` (centred:
+    /// `ga = lerp(ga, g, 1-α)`, `avg = √max(sq - ga², 0) + eps`), then `p -= lr·g/avg`, or with
+    /// momentum `buf = μ·buf + g/avg`, `p -= lr·buf`. `mom` and `ga` are empty when the rule
+    /// has no momentum or is not centred. Where torch would take the root of a negative
+    /// rounding residue `sq - ga²` (and write NaN) this takes 0: otherwise bitwise torch's.
+    pub fn rmsprop<T>(
+        p: &mut [T],
+        grad: Grad<'_, T>,
+        sq: &mut [T],
+        mom: &mut [T],
+        ga: &mut [T],
+        s: RmspropStep<T>,
+    ) {
+        for_each_row!(p.len(), grad, false, |r, g| {
+            let mom: &mut [T] = if mom.is_empty() { &mut [] } else { &mut mom[r.clone()] };
+            let ga: &mut [T] = if ga.is_empty() { &mut [] } else { &mut ga[r.clone()] };
+            rmsprop_span(&mut p[r.clone()], g, &mut sq[r], mom, ga, s)
+        })
+    }
+}
+
+/// The RMSprop update of one span: one loop per combination of buffers, so each vectorises.
+#[inline(always)]
+fn rmsprop_span<T: Scalar>(
+    p: &mut [T],
+    grad: impl Iterator<Item = T>,
+    sq: &mut [T],
+    mom: &mut [T],
+    ga: &mut [T],
+    s: RmspropStep<T>,
+) {
+    let rows = p.iter_mut().zip(grad).zip(sq.iter_mut());
+    match (mom.is_empty(), ga.is_empty()) {
+        (true, true) => {
+            for ((pi, gi), qi) in rows {
+                let g = gi + s.weight_decay * *pi;
+                let avg = rms_avg(g, qi, None, s);
+                *pi = *pi - s.lr * (g / avg);
+            }
+        }
+        (true, false) => {
+            for (((pi, gi), qi), ai) in rows.zip(ga.iter_mut()) {
+                let g = gi + s.weight_decay * *pi;
+                let avg = rms_avg(g, qi, Some(ai), s);
+                *pi = *pi - s.lr * (g / avg);
+            }
+        }
+        (false, true) => {
+            for (((pi, gi), qi), bi) in rows.zip(mom.iter_mut()) {
+                let g = gi + s.weight_decay * *pi;
+                let avg = rms_avg(g, qi, None, s);
+                *bi = s.momentum * *bi + g / avg;
+                *pi = *pi - s.lr * *bi;
+            }
+        }
+        (false, false) => {
+            for ((((pi, gi), qi), bi), ai) in rows.zip(mom.iter_mut()).zip(ga.iter_mut()) {
+                let g = gi + s.weight_decay * *pi;
+                let avg = rms_avg(g, qi, Some(ai), s);
+                *bi = s.momentum * *bi + g / avg;
+                *pi = *pi - s.lr * *bi;
+            }
+        }
+    }
+}
+
+/// Updates one element's square average (and centred gradient average) from `g`; returns the
+/// denominator `√(variance estimate) + eps`.
+#[inline(always)]
+fn rms_avg<T: Scalar>(g: T, sq: &mut T, ga: Option<&mut T>, s: RmspropStep<T>) -> T {
+    *sq = s.alpha * *sq + (T::one() - s.alpha) * g * g;
+    let var = match ga {
+        None => *sq,
+        Some(ga) => {
+            *ga = if s.lerp_low {
+                *ga + s.lerp_weight * (g - *ga)
+            } else {
+                g - (g - *ga) * (T::one() - s.lerp_weight)
+            };
+            let d = *sq - *ga * *ga;
+            // Keeps a NaN (`NaN < 0` is false) for the guard to see.
+            if d < T::zero() {
+                T::zero()
+            } else {
+                d
+            }
+        }
+    };
+    var.sqrt() + s.eps
+}
+
+/// The scalars of one `torch.optim.Adagrad` step.
+#[derive(Clone, Copy, Debug)]
+pub struct AdagradStep<T> {
+    /// `lr / (1 + (t - 1)·lr_decay)`.
+    pub clr: T,
+    pub eps: T,
+    pub weight_decay: T,
+}
+
+vectorised! {
+    /// One Adagrad step: `g = grad + wd·p`, `sum += g²`, `p -= clr · g / (√sum + eps)`.
+    pub fn adagrad<T>(p: &mut [T], grad: Grad<'_, T>, sum: &mut [T], s: AdagradStep<T>) {
+        // A zero gradient adds 0 to the sum and subtracts `clr · 0` from the parameter
+        // (bitwise no change), unless it is 0/0 (sum and eps both 0).
+        let unchanged_by_zero = s.weight_decay == T::zero() && s.eps > T::zero();
+        for_each_row!(p.len(), grad, unchanged_by_zero, |r, g| {
+            let rows = p[r.clone()].iter_mut().zip(g).zip(sum[r].iter_mut());
+            for ((pi, gi), si) in rows {
+                let g = gi + s.weight_decay * *pi;
+                *si = *si + g * g;
+                *pi = *pi - s.clr * (g / (si.sqrt() + s.eps));
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +370,79 @@ mod tests {
         };
         adam(&mut p, Grad::Dense(&[-3.0]), &mut m, &mut v, step);
         assert!((p[0] - 0.51).abs() < 1e-9);
+    }
+
+    /// A 3×2 parameter's gradient as an outer product (a zero row included) and stored.
+    fn outer_and_dense() -> ([f64; 3], [f64; 2], Vec<f64>) {
+        let (a, dz) = ([0.5f64, 0.0, 3.0], [1.5, -0.25]);
+        let dense = a
+            .iter()
+            .flat_map(|&ai| dz.iter().map(move |&d| ai.mul_add(d, 0.0)))
+            .collect();
+        (a, dz, dense)
+    }
+
+    #[test]
+    fn rmsprop_and_adagrad_take_outer_gradients_like_stored_ones() {
+        let (a, dz, dense) = outer_and_dense();
+        let start = vec![1.0, -2.0, 3.0, 4.0, -5.0, 6.0];
+        for (momentum, centered) in [(0.0, false), (0.9, false), (0.0, true), (0.9, true)] {
+            let step = RmspropStep {
+                lr: 0.01,
+                alpha: 0.99,
+                eps: 1e-8,
+                weight_decay: 0.1,
+                momentum,
+                lerp_weight: 1.0 - 0.99,
+                lerp_low: true,
+            };
+            let buffer = |on: bool| vec![0.25; if on { 6 } else { 0 }];
+            let mut one = (
+                start.clone(),
+                vec![0.5; 6],
+                buffer(momentum > 0.0),
+                buffer(centered),
+            );
+            let mut two = one.clone();
+            let (p, sq, mom, ga) = (&mut one.0, &mut one.1, &mut one.2, &mut one.3);
+            rmsprop(p, Grad::Dense(&dense), sq, mom, ga, step);
+            let (p, sq, mom, ga) = (&mut two.0, &mut two.1, &mut two.2, &mut two.3);
+            rmsprop(p, Grad::Outer { a: &a, dz: &dz }, sq, mom, ga, step);
+            assert_eq!(one, two);
+            assert_ne!(one.0, start);
+        }
+        for weight_decay in [0.0, 0.1] {
+            // Without weight decay the zero row is skipped.
+            let step = AdagradStep {
+                clr: 0.01,
+                eps: 1e-10,
+                weight_decay,
+            };
+            let mut one = (start.clone(), vec![0.1; 6]);
+            let mut two = one.clone();
+            adagrad(&mut one.0, Grad::Dense(&dense), &mut one.1, step);
+            adagrad(&mut two.0, Grad::Outer { a: &a, dz: &dz }, &mut two.1, step);
+            assert_eq!(one, two);
+        }
+    }
+
+    #[test]
+    fn centred_rmsprop_never_roots_a_negative_residue() {
+        // A constant gradient makes `sq - ga²` a rounding residue, below 0 for some elements.
+        let step = RmspropStep {
+            lr: 0.01,
+            alpha: 0.5,
+            eps: 1e-30,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            lerp_weight: 0.5,
+            lerp_low: false,
+        };
+        let (mut p, mut sq, mut ga) = (vec![0.0f32; 64], vec![0.0; 64], vec![0.0; 64]);
+        let g: Vec<f32> = (0..64).map(|i| 0.1 + i as f32 * 0.37).collect();
+        for _ in 0..100 {
+            rmsprop(&mut p, Grad::Dense(&g), &mut sq, &mut [], &mut ga, step);
+        }
+        assert!(p.iter().all(|x| x.is_finite()), "{p:?}");
     }
 }

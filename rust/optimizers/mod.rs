@@ -1,5 +1,5 @@
-//! The optimizers, `torch.optim`'s semantics exactly: SGD and Adam/AdamW, one file each,
-//! behind one trait ([`Rule`]). scikit-learn's SGD and Adam
+//! The optimizers, `torch.optim`'s semantics exactly: SGD, Adam/AdamW, RMSprop and Adagrad,
+//! one file each, behind one trait ([`Rule`]). scikit-learn's SGD and Adam
 //! (`sklearn.neural_network._stochastic_optimizers`) are settings of SGD and Adam.
 //!
 //! A config holds the hyperparameters; an [`OptimizerState`] holds what persists between steps
@@ -8,21 +8,28 @@
 //! optimizer is a file here with its rule, a kernel in `kernels/update.rs`, a variant below and
 //! its Python class in `python/optimizers.rs`.
 
+mod adagrad;
 mod adam;
 mod peaks;
+mod rmsprop;
 mod sgd;
 mod state;
 
 use std::fmt;
 
+pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use peaks::{Peaks, MAX_BUFFERS};
+pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 pub use state::OptimizerState;
 
 use crate::error::{Error, Result};
 use crate::kernels::Grad;
 use crate::scalar::Scalar;
+
+/// The names of the optimizers the Python package offers, as its classes are called.
+pub const NAMES: [&str; 5] = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"];
 
 /// What every optimizer provides. Hyperparameters are checked once, by [`Rule::check`], when
 /// a config is made; the other methods may assume them valid.
@@ -69,6 +76,8 @@ pub trait Rule: Clone + fmt::Debug + fmt::Display + PartialEq {
 pub enum OptimizerConfig {
     Sgd(Sgd),
     Adam(Adam),
+    RmsProp(RmsProp),
+    Adagrad(Adagrad),
 }
 
 /// Runs `$body` with `$rule` bound to the variant's rule (static dispatch).
@@ -77,6 +86,8 @@ macro_rules! dispatch {
         match $config {
             OptimizerConfig::Sgd($rule) => $body,
             OptimizerConfig::Adam($rule) => $body,
+            OptimizerConfig::RmsProp($rule) => $body,
+            OptimizerConfig::Adagrad($rule) => $body,
         }
     };
 }
@@ -107,6 +118,42 @@ impl OptimizerConfig {
             weight_decay,
             decoupled,
         )))
+    }
+
+    /// `torch.optim.RMSprop`.
+    pub fn rmsprop(
+        lr: f64,
+        alpha: f64,
+        eps: f64,
+        weight_decay: f64,
+        momentum: f64,
+        centered: bool,
+    ) -> Result<Self> {
+        Self::checked(OptimizerConfig::RmsProp(RmsProp {
+            lr,
+            alpha,
+            eps,
+            weight_decay,
+            momentum,
+            centered,
+        }))
+    }
+
+    /// `torch.optim.Adagrad`.
+    pub fn adagrad(
+        lr: f64,
+        lr_decay: f64,
+        weight_decay: f64,
+        initial_accumulator_value: f64,
+        eps: f64,
+    ) -> Result<Self> {
+        Self::checked(OptimizerConfig::Adagrad(Adagrad {
+            lr,
+            lr_decay,
+            weight_decay,
+            initial_accumulator_value,
+            eps,
+        }))
     }
 
     /// scikit-learn's `SGDOptimizer` (`momentum` in [0, 1]): SGD in velocity form. Its L2
@@ -236,5 +283,78 @@ mod tests {
         c.set_lr(0.5).unwrap();
         assert_eq!(c.lr(), 0.5);
         assert!(c.set_lr(-1.0).is_err());
+        let error = |r: Result<OptimizerConfig>| r.unwrap_err().to_string();
+        assert!(
+            error(OptimizerConfig::rmsprop(0.01, -0.1, 1e-8, 0.0, 0.0, false)).contains("alpha")
+        );
+        assert!(error(OptimizerConfig::rmsprop(0.01, 0.99, -1.0, 0.0, 0.0, false)).contains("eps"));
+        assert!(
+            error(OptimizerConfig::rmsprop(0.01, 0.99, 1e-8, 0.0, -1.0, false))
+                .contains("momentum")
+        );
+        assert!(error(OptimizerConfig::adagrad(0.01, -1.0, 0.0, 0.0, 1e-10)).contains("lr_decay"));
+        assert!(error(OptimizerConfig::adagrad(0.01, 0.0, 0.0, -1.0, 1e-10))
+            .contains("initial_accumulator_value"));
+        assert!(error(OptimizerConfig::adagrad(
+            0.01,
+            0.0,
+            f64::INFINITY,
+            0.0,
+            1e-10
+        ))
+        .contains("weight_decay"));
+    }
+
+    #[test]
+    fn buffers_and_their_initial_values() {
+        let rms = |momentum, centered| {
+            OptimizerConfig::rmsprop(0.01, 0.99, 1e-8, 0.0, momentum, centered)
+                .unwrap()
+                .buffers_per_parameter()
+        };
+        assert_eq!(
+            [
+                rms(0.0, false),
+                rms(0.9, false),
+                rms(0.0, true),
+                rms(0.9, true)
+            ],
+            [1, 2, 2, 3]
+        );
+        let ada = OptimizerConfig::adagrad(0.01, 0.0, 0.0, 0.5, 1e-10).unwrap();
+        assert_eq!(
+            (ada.buffers_per_parameter(), ada.initial_values()[0]),
+            (1, 0.5)
+        );
+        assert_eq!(
+            OptimizerConfig::sklearn_sgd(0.1, 0.0, false)
+                .unwrap()
+                .buffers_per_parameter(),
+            1
+        );
+        assert_eq!(
+            OptimizerConfig::sgd(0.1, 0.0, false, 0.0)
+                .unwrap()
+                .buffers_per_parameter(),
+            0
+        );
+    }
+
+    #[test]
+    fn shown_as_python_builds_them() {
+        let show = |c: Result<OptimizerConfig>| c.unwrap().to_string();
+        assert_eq!(
+            show(OptimizerConfig::rmsprop(0.01, 0.99, 1e-8, 0.0, 0.9, true)),
+            "RMSprop(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.9, centered=True)"
+        );
+        assert_eq!(
+            show(OptimizerConfig::adagrad(0.01, 0.0, 0.0, 0.1, 1e-10)),
+            "Adagrad(lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.1, \
+             eps=1e-10)"
+        );
+        assert_eq!(
+            show(OptimizerConfig::adam(1e-3, (0.9, 0.999), 1e-8, 0.01, true)),
+            "AdamW(lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)"
+        );
     }
 }

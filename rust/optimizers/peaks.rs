@@ -5,8 +5,9 @@ use std::marker::PhantomData;
 
 use crate::scalar::Scalar;
 
-/// The most state buffers a parameter can have (Adam's two moments).
-pub const MAX_BUFFERS: usize = 2;
+/// The most state buffers a parameter can have (RMSprop, centred, with momentum: the square
+/// average, the momentum buffer and the gradient average).
+pub const MAX_BUFFERS: usize = 3;
 
 /// Upper bounds of `|value|` over parameters and each of their state buffers (0 for a buffer
 /// the optimizer does not have), in f64.
