@@ -13,12 +13,15 @@ from typing import Any
 
 from . import datasets
 from ._core import (
+    OPTIMIZERS,
     SGD,
+    Adagrad,
     Adam,
     AdamW,
     DivergenceError,
     InternalError,
     Optimizer,
+    RMSprop,
     __version__,
     simd_path,
 )
@@ -31,7 +34,9 @@ from .network import History, Network
 provide(("MLPClassifier", "MLPRegressor"), "ferroprop.sklearn")
 
 __all__ = [
+    "OPTIMIZERS",
     "SGD",
+    "Adagrad",
     "Adam",
     "AdamW",
     "DivergenceError",
@@ -41,6 +46,7 @@ __all__ = [
     "MLPRegressor",
     "Network",
     "Optimizer",
+    "RMSprop",
     "__version__",
     "datasets",
     "get_num_threads",

@@ -353,7 +353,8 @@ def _check_class_names(
 def _check_optimizer(optimizer: Any) -> None:
     if not isinstance(optimizer, _core.Optimizer):
         raise TypeError(
-            f"optimizer: expected ferroprop.SGD, Adam or AdamW, got {type(optimizer).__name__}"
+            f"optimizer: expected a ferroprop optimizer ({', '.join(_core.OPTIMIZERS)}), "
+            f"got {type(optimizer).__name__}"
         )
 
 
