@@ -105,6 +105,7 @@ fn bench_elementwise(c: &mut Criterion) {
         weight_decay: 0.0,
         nesterov: false,
         first: false,
+        velocity: false,
     };
     group.throughput(Throughput::Elements((fan_in * fan_out) as u64));
     group.bench_function("sgd dense 784x100", |bench| {

@@ -231,7 +231,79 @@ class AdamW(Adam):
         super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
-Optimizer = SGD | Adam
+class RMSprop:
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        self.lr = lr
+        self.alpha = alpha
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.centered = centered
+        self.square_avg: list[Array] | None = None
+        self.momentum_buffer: list[Array] = []
+        self.grad_avg: list[Array] = []
+
+    def update(self, params: list[Array], grads: list[Array]) -> None:
+        if self.square_avg is None:  # all state starts at zero
+            self.square_avg = [np.zeros_like(p) for p in params]
+            self.momentum_buffer = [np.zeros_like(p) for p in params]
+            self.grad_avg = [np.zeros_like(p) for p in params]
+        a = self.alpha
+        for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
+            g = grad + self.weight_decay * p  # L2 penalty folded into the gradient
+            sq = self.square_avg[i]
+            sq[...] = a * sq + (1.0 - a) * g * g
+            if self.centered:
+                ga = self.grad_avg[i]
+                ga[...] = ga + (1.0 - a) * (g - ga)  # torch's lerp towards g
+                avg = np.sqrt(sq - ga * ga) + self.eps
+            else:
+                avg = np.sqrt(sq) + self.eps
+            if self.momentum > 0.0:
+                buf = self.momentum_buffer[i]
+                buf[...] = self.momentum * buf + g / avg
+                p -= self.lr * buf
+            else:
+                p -= self.lr * g / avg
+
+
+class Adagrad:
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.weight_decay = weight_decay
+        self.initial_accumulator_value = initial_accumulator_value
+        self.eps = eps
+        self.t = 0
+        self.sum: list[Array] | None = None
+
+    def update(self, params: list[Array], grads: list[Array]) -> None:
+        if self.sum is None:
+            self.sum = [np.full_like(p, self.initial_accumulator_value) for p in params]
+        self.t += 1
+        clr = self.lr / (1.0 + (self.t - 1) * self.lr_decay)
+        for p, grad, acc in zip(params, grads, self.sum, strict=True):
+            g = grad + self.weight_decay * p
+            acc += g * g
+            p -= clr * g / (np.sqrt(acc) + self.eps)
+
+
+Optimizer = SGD | Adam | RMSprop | Adagrad
 
 # --------------------------------------------------------------------------------------------
 # The network.

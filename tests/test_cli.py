@@ -328,7 +328,7 @@ def test_single_string_label_saves_no_names(tmp_path: Path, capsys: pytest.Captu
         (["train", "--epochs", "0"], "--epochs"),
         (["train", "--val-fraction", "1.5"], "--val-fraction"),
         (["train", "--activation", "swish"], "unknown activation 'swish'"),
-        (["train", "--optimizer", "rmsprop"], "--optimizer"),
+        (["train", "--optimizer", "lbfgs"], "--optimizer"),
         (["train", "--no-such-option"], "unrecognized arguments: --no-such-option"),
         (["predict", "model.safetensors"], "--data"),
         ([], "the following arguments are required"),

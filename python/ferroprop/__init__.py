@@ -19,12 +19,15 @@ from typing import Any
 
 from . import datasets, layers
 from ._core import (
+    OPTIMIZERS,
     SGD,
+    Adagrad,
     Adam,
     AdamW,
     DivergenceError,
     InternalError,
     Optimizer,
+    RMSprop,
     __version__,
     simd_path,
 )
@@ -39,7 +42,9 @@ from .sequential import Sequential
 provide(("MLPClassifier", "MLPRegressor"), "ferroprop.sklearn")
 
 __all__ = [
+    "OPTIMIZERS",
     "SGD",
+    "Adagrad",
     "Adam",
     "AdamW",
     "DivergenceError",
@@ -49,6 +54,7 @@ __all__ = [
     "MLPRegressor",
     "Network",
     "Optimizer",
+    "RMSprop",
     "Sequential",
     "__version__",
     "datasets",

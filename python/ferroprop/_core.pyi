@@ -6,6 +6,8 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+OPTIMIZERS: tuple[str, ...]
+"""The optimizer classes' names: ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")."""
 
 class DivergenceError(FloatingPointError):
     """Training produced a non-finite loss, gradient or parameter; the parameters are those of
@@ -15,7 +17,8 @@ class InternalError(RuntimeError):
     """A bug in ferroprop (a panic caught at its edge); the message names the operation."""
 
 class Optimizer:
-    """Base class of SGD, Adam and AdamW: hyperparameters plus state kept across calls."""
+    """Base class of SGD, Adam, AdamW, RMSprop and Adagrad: hyperparameters plus state kept
+    across calls."""
 
     lr: float
     @property
@@ -43,6 +46,66 @@ class AdamW(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+    ) -> None: ...
+
+class RMSprop(Optimizer):
+    """RMSprop, as `torch.optim.RMSprop`.
+
+    Per element: `g = grad + weight_decay * p`, `sq = alpha * sq + (1 - alpha) * g**2`,
+    `avg = sqrt(sq) + eps`; centered, `ga = lerp(ga, g, 1 - alpha)` and
+    `avg = sqrt(sq - ga**2) + eps` (a negative rounding residue counts as 0). Then
+    `p -= lr * g / avg`, or with momentum `buf = momentum * buf + g / avg`, `p -= lr * buf`.
+    All state starts at zero.
+
+    Args:
+        lr: learning rate, > 0 and finite.
+        alpha: smoothing constant of the averages, >= 0.
+        eps: added to the denominator, >= 0.
+        weight_decay: L2 penalty added to the gradient, >= 0.
+        momentum: momentum factor, >= 0 (0: no momentum buffer).
+        centered: normalise by an estimate of the gradient's variance.
+
+    Raises:
+        TypeError: an argument of the wrong type (the message names it).
+        ValueError: an argument out of range (the message names it).
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None: ...
+
+class Adagrad(Optimizer):
+    """Adagrad, as `torch.optim.Adagrad`.
+
+    Per element at step t: `g = grad + weight_decay * p`, `sum += g**2`,
+    `p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps)`; `sum` starts at
+    `initial_accumulator_value`.
+
+    Args:
+        lr: learning rate, > 0 and finite.
+        lr_decay: learning rate decay per step, >= 0.
+        weight_decay: L2 penalty added to the gradient, >= 0.
+        initial_accumulator_value: the sum's starting value, >= 0.
+        eps: added to the denominator, >= 0.
+
+    Raises:
+        TypeError: an argument of the wrong type (the message names it).
+        ValueError: an argument out of range (the message names it).
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
     ) -> None: ...
 
 class SklearnSGD(Optimizer):

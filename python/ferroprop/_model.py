@@ -222,8 +222,8 @@ def _entry(value: Any) -> np.ndarray:
 def _check_optimizer(optimizer: Any) -> None:
     if not isinstance(optimizer, _core.Optimizer):
         raise TypeError(
-            f"optimizer: expected a ferroprop optimizer (SGD, Adam, AdamW, …), got "
-            f"{type(optimizer).__name__}"
+            f"optimizer: expected a ferroprop optimizer ({', '.join(_core.OPTIMIZERS)}), "
+            f"got {type(optimizer).__name__}"
         )
 
 

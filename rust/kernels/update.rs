@@ -3,17 +3,6 @@
 use super::simd::vectorised;
 use crate::scalar::Scalar;
 
-/// The scalars of one SGD step (`torch.optim.SGD`, dampening 0).
-#[derive(Clone, Copy, Debug)]
-pub struct SgdStep<T> {
-    pub lr: T,
-    pub momentum: T,
-    pub weight_decay: T,
-    pub nesterov: bool,
-    /// The first step sets the momentum buffer to the gradient instead of blending.
-    pub first: bool,
-}
-
 /// A parameter's gradient: stored, or — for a batch of one row — the outer product
 /// `a ⊗ dz` (row `i` is `a[i]·dz`), which the update computes row by row instead of storing.
 #[derive(Clone, Copy, Debug)]
@@ -50,9 +39,26 @@ macro_rules! for_each_row {
     };
 }
 
+/// The scalars of one SGD step: `torch.optim.SGD` (dampening 0) or, with `velocity`,
+/// scikit-learn's `SGDOptimizer`.
+#[derive(Clone, Copy, Debug)]
+pub struct SgdStep<T> {
+    pub lr: T,
+    pub momentum: T,
+    /// Coupled L2 added to the gradient (torch's form only).
+    pub weight_decay: T,
+    pub nesterov: bool,
+    /// The first step sets torch's momentum buffer to the gradient instead of blending.
+    pub first: bool,
+    /// scikit-learn's velocity form `v = μ·v - lr·g`, `p += v` (or `μ·v - lr·g`): the rate
+    /// is applied before the blend, not after, so it rounds differently from torch's.
+    pub velocity: bool,
+}
+
 vectorised! {
-    /// `p -= lr · d` where `g = grad + wd·p`, `buf = μ·buf + g` (or `g` on the first step) and
-    /// `d = g + μ·buf` (Nesterov) or `buf`. `buf` is empty when momentum is 0.
+    /// torch's form: `p -= lr · d` where `g = grad + wd·p`, `buf = μ·buf + g` (or `g` on the
+    /// first step) and `d = g + μ·buf` (Nesterov) or `buf`; `buf` is empty when momentum is 0.
+    /// The velocity form: `v = μ·v - lr·g`, then `p += μ·v - lr·g` (Nesterov) or `p += v`.
     pub fn sgd<T>(p: &mut [T], grad: Grad<'_, T>, buf: &mut [T], s: SgdStep<T>) {
         // Plain SGD leaves a parameter with zero gradient exactly as it was.
         let unchanged_by_zero = buf.is_empty() && s.weight_decay == T::zero();
@@ -70,34 +76,52 @@ fn sgd_span<T: Scalar>(p: &mut [T], grad: impl Iterator<Item = T>, buf: &mut [T]
         for (pi, gi) in p.iter_mut().zip(grad) {
             *pi = *pi - s.lr * (gi + s.weight_decay * *pi);
         }
-        return;
-    }
-    for ((pi, gi), bi) in p.iter_mut().zip(grad).zip(buf.iter_mut()) {
-        let g = gi + s.weight_decay * *pi;
-        *bi = if s.first { g } else { s.momentum * *bi + g };
-        let d = if s.nesterov {
-            g + s.momentum * *bi
-        } else {
-            *bi
-        };
-        *pi = *pi - s.lr * d;
+    } else if s.velocity {
+        // Operation for operation as NumPy evaluates scikit-learn's code (no fused
+        // multiply-adds).
+        for ((pi, gi), vi) in p.iter_mut().zip(grad).zip(buf.iter_mut()) {
+            let velocity = s.momentum * *vi - s.lr * gi;
+            *vi = velocity;
+            let update = if s.nesterov {
+                s.momentum * velocity - s.lr * gi
+            } else {
+                velocity
+            };
+            *pi = *pi + update;
+        }
+    } else {
+        for ((pi, gi), bi) in p.iter_mut().zip(grad).zip(buf.iter_mut()) {
+            let g = gi + s.weight_decay * *pi;
+            *bi = if s.first { g } else { s.momentum * *bi + g };
+            let d = if s.nesterov {
+                g + s.momentum * *bi
+            } else {
+                *bi
+            };
+            *pi = *pi - s.lr * d;
+        }
     }
 }
 
-/// The scalars of one Adam/AdamW step, bias corrections already folded in (as torch does).
+/// The scalars of one Adam/AdamW step, bias corrections already folded in (as torch does),
+/// or, with `sklearn`, of scikit-learn's `AdamOptimizer`.
 #[derive(Clone, Copy, Debug)]
 pub struct AdamStep<T> {
     pub beta1: T,
     pub beta2: T,
     pub eps: T,
-    /// `lr / (1 - β1^t)`.
+    /// `lr / (1 - β1^t)`; scikit-learn's: `lr · √(1 - β2^t) / (1 - β1^t)`, so that `eps` is
+    /// added to the uncorrected `√v`.
     pub step_size: T,
-    /// `√(1 - β2^t)`.
+    /// `√(1 - β2^t)` (torch's form only).
     pub bias_correction2_sqrt: T,
-    /// Coupled L2 added to the gradient (Adam); 0 for AdamW.
+    /// Coupled L2 added to the gradient (Adam); 0 for AdamW and scikit-learn's.
     pub weight_decay: T,
-    /// Decoupled shrink factor `1 - lr·wd` applied to `p` first (AdamW); 1 for Adam.
+    /// Decoupled shrink factor `1 - lr·wd` applied to `p` first (AdamW); 1 otherwise.
     pub decay_factor: T,
+    /// scikit-learn's form: `p += -step_size·m / (√v + eps)` in NumPy's order of operations,
+    /// which rounds differently from torch's `p -= step_size · (m / (√v / bc2 + eps))`.
+    pub sklearn: bool,
 }
 
 vectorised! {
@@ -119,7 +143,16 @@ fn adam_span<T: Scalar>(
     s: AdamStep<T>,
 ) {
     let one = T::one();
-    for (((pi, gi), mi), vi) in p.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
+    let rows = p.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut());
+    if s.sklearn {
+        for (((pi, gi), mi), vi) in rows {
+            *mi = s.beta1 * *mi + (one - s.beta1) * gi;
+            *vi = s.beta2 * *vi + (one - s.beta2) * (gi * gi);
+            *pi = *pi + (-s.step_size * *mi) / (vi.sqrt() + s.eps);
+        }
+        return;
+    }
+    for (((pi, gi), mi), vi) in rows {
         let param = *pi * s.decay_factor;
         let g = gi + s.weight_decay * param;
         *mi = s.beta1 * *mi + (one - s.beta1) * g;
@@ -129,61 +162,133 @@ fn adam_span<T: Scalar>(
     }
 }
 
-/// The scalars of one step of scikit-learn's `SGDOptimizer` (velocity form).
+/// The scalars of one `torch.optim.RMSprop` step.
 #[derive(Clone, Copy, Debug)]
-pub struct SklearnSgdStep<T> {
+pub struct RmspropStep<T> {
     pub lr: T,
+    pub alpha: T,
+    pub eps: T,
+    pub weight_decay: T,
     pub momentum: T,
-    pub nesterov: bool,
+    /// The weight `1 - α` of the centred gradient average's `lerp`, and which of torch's two
+    /// `lerp` formulas it takes (`|w| < 0.5`: `a + w·(b - a)`, else `b - (b - a)·(1 - w)`).
+    pub lerp_weight: T,
+    pub lerp_low: bool,
 }
 
 vectorised! {
-    /// scikit-learn's SGD: `v = μ·v - lr·g`, then `p += μ·v - lr·g` (Nesterov) or `p += v`.
-    /// Written operation for operation as NumPy evaluates it (no fused multiply-adds).
-    pub fn sklearn_sgd<T>(p: &mut [T], grad: Grad<'_, T>, v: &mut [T], s: SklearnSgdStep<T>) {
+    /// One RMSprop step: `g = grad + wd·p`, `sq = α·sq + (1-α)·g²`, `avg = √sq + eps` (centred:
+    /// `ga = lerp(ga, g, 1-α)`, `avg = √max(sq - ga², 0) + eps`), then `p -= lr·g/avg`, or with
+    /// momentum `buf = μ·buf + g/avg`, `p -= lr·buf`. `mom` and `ga` are empty when the rule
+    /// has no momentum or is not centred. Where torch would take the root of a negative
+    /// rounding residue `sq - ga²` (and write NaN) this takes 0: otherwise bitwise torch's.
+    pub fn rmsprop<T>(
+        p: &mut [T],
+        grad: Grad<'_, T>,
+        sq: &mut [T],
+        mom: &mut [T],
+        ga: &mut [T],
+        s: RmspropStep<T>,
+    ) {
         for_each_row!(p.len(), grad, false, |r, g| {
-            for ((pi, gi), vi) in p[r.clone()].iter_mut().zip(g).zip(v[r].iter_mut()) {
-                let velocity = s.momentum * *vi - s.lr * gi;
-                *vi = velocity;
-                let update = if s.nesterov {
-                    s.momentum * velocity - s.lr * gi
-                } else {
-                    velocity
-                };
-                *pi = *pi + update;
-            }
+            let mom: &mut [T] = if mom.is_empty() { &mut [] } else { &mut mom[r.clone()] };
+            let ga: &mut [T] = if ga.is_empty() { &mut [] } else { &mut ga[r.clone()] };
+            rmsprop_span(&mut p[r.clone()], g, &mut sq[r], mom, ga, s)
         })
     }
 }
 
-/// The scalars of one step of scikit-learn's `AdamOptimizer`.
+/// The RMSprop update of one span: one loop per combination of buffers, so each vectorises.
+#[inline(always)]
+fn rmsprop_span<T: Scalar>(
+    p: &mut [T],
+    grad: impl Iterator<Item = T>,
+    sq: &mut [T],
+    mom: &mut [T],
+    ga: &mut [T],
+    s: RmspropStep<T>,
+) {
+    let rows = p.iter_mut().zip(grad).zip(sq.iter_mut());
+    match (mom.is_empty(), ga.is_empty()) {
+        (true, true) => {
+            for ((pi, gi), qi) in rows {
+                let g = gi + s.weight_decay * *pi;
+                let avg = rms_avg(g, qi, None, s);
+                *pi = *pi - s.lr * (g / avg);
+            }
+        }
+        (true, false) => {
+            for (((pi, gi), qi), ai) in rows.zip(ga.iter_mut()) {
+                let g = gi + s.weight_decay * *pi;
+                let avg = rms_avg(g, qi, Some(ai), s);
+                *pi = *pi - s.lr * (g / avg);
+            }
+        }
+        (false, true) => {
+            for (((pi, gi), qi), bi) in rows.zip(mom.iter_mut()) {
+                let g = gi + s.weight_decay * *pi;
+                let avg = rms_avg(g, qi, None, s);
+                *bi = s.momentum * *bi + g / avg;
+                *pi = *pi - s.lr * *bi;
+            }
+        }
+        (false, false) => {
+            for ((((pi, gi), qi), bi), ai) in rows.zip(mom.iter_mut()).zip(ga.iter_mut()) {
+                let g = gi + s.weight_decay * *pi;
+                let avg = rms_avg(g, qi, Some(ai), s);
+                *bi = s.momentum * *bi + g / avg;
+                *pi = *pi - s.lr * *bi;
+            }
+        }
+    }
+}
+
+/// Updates one element's square average (and centred gradient average) from `g`; returns the
+/// denominator `√(variance estimate) + eps`.
+#[inline(always)]
+fn rms_avg<T: Scalar>(g: T, sq: &mut T, ga: Option<&mut T>, s: RmspropStep<T>) -> T {
+    *sq = s.alpha * *sq + (T::one() - s.alpha) * g * g;
+    let var = match ga {
+        None => *sq,
+        Some(ga) => {
+            *ga = if s.lerp_low {
+                *ga + s.lerp_weight * (g - *ga)
+            } else {
+                g - (g - *ga) * (T::one() - s.lerp_weight)
+            };
+            let d = *sq - *ga * *ga;
+            // Keeps a NaN (`NaN < 0` is false) for the guard to see.
+            if d < T::zero() {
+                T::zero()
+            } else {
+                d
+            }
+        }
+    };
+    var.sqrt() + s.eps
+}
+
+/// The scalars of one `torch.optim.Adagrad` step.
 #[derive(Clone, Copy, Debug)]
-pub struct SklearnAdamStep<T> {
-    pub beta1: T,
-    pub beta2: T,
+pub struct AdagradStep<T> {
+    /// `lr / (1 + (t - 1)·lr_decay)`.
+    pub clr: T,
     pub eps: T,
-    /// `lr_init · √(1 - β2^t) / (1 - β1^t)`: the bias corrections folded into the rate, so
-    /// `eps` is added to the uncorrected `√v`.
-    pub lr: T,
+    pub weight_decay: T,
 }
 
 vectorised! {
-    /// scikit-learn's Adam: `m = β1·m + (1-β1)·g`, `v = β2·v + (1-β2)·g²`,
-    /// `p += -lr·m / (√v + eps)`, in NumPy's order of operations.
-    pub fn sklearn_adam<T>(
-        p: &mut [T],
-        grad: Grad<'_, T>,
-        m: &mut [T],
-        v: &mut [T],
-        s: SklearnAdamStep<T>,
-    ) {
-        let one = T::one();
-        for_each_row!(p.len(), grad, false, |r, g| {
-            let rows = p[r.clone()].iter_mut().zip(g).zip(&mut m[r.clone()]).zip(&mut v[r]);
-            for (((pi, gi), mi), vi) in rows {
-                *mi = s.beta1 * *mi + (one - s.beta1) * gi;
-                *vi = s.beta2 * *vi + (one - s.beta2) * (gi * gi);
-                *pi = *pi + (-s.lr * *mi) / (vi.sqrt() + s.eps);
+    /// One Adagrad step: `g = grad + wd·p`, `sum += g²`, `p -= clr · g / (√sum + eps)`.
+    pub fn adagrad<T>(p: &mut [T], grad: Grad<'_, T>, sum: &mut [T], s: AdagradStep<T>) {
+        // A zero gradient adds 0 to the sum and subtracts `clr · 0` from the parameter
+        // (bitwise no change), unless it is 0/0 (sum and eps both 0).
+        let unchanged_by_zero = s.weight_decay == T::zero() && s.eps > T::zero();
+        for_each_row!(p.len(), grad, unchanged_by_zero, |r, g| {
+            let rows = p[r.clone()].iter_mut().zip(g).zip(sum[r].iter_mut());
+            for ((pi, gi), si) in rows {
+                let g = gi + s.weight_decay * *pi;
+                *si = *si + g * g;
+                *pi = *pi - s.clr * (g / (si.sqrt() + s.eps));
             }
         })
     }
@@ -203,6 +308,7 @@ mod tests {
             weight_decay: 0.0,
             nesterov: false,
             first: true,
+            velocity: false,
         };
         sgd(&mut p, Grad::Dense(&[2.0]), &mut buf, step);
         assert_eq!(buf, vec![2.0]);
@@ -229,6 +335,7 @@ mod tests {
             weight_decay: 0.01,
             nesterov: true,
             first: true,
+            velocity: false,
         };
         let plain = SgdStep {
             momentum: 0.0,
@@ -259,8 +366,83 @@ mod tests {
             bias_correction2_sqrt: (1.0 - b2).sqrt(),
             weight_decay: 0.0,
             decay_factor: 1.0,
+            sklearn: false,
         };
         adam(&mut p, Grad::Dense(&[-3.0]), &mut m, &mut v, step);
         assert!((p[0] - 0.51).abs() < 1e-9);
+    }
+
+    /// A 3×2 parameter's gradient as an outer product (a zero row included) and stored.
+    fn outer_and_dense() -> ([f64; 3], [f64; 2], Vec<f64>) {
+        let (a, dz) = ([0.5f64, 0.0, 3.0], [1.5, -0.25]);
+        let dense = a
+            .iter()
+            .flat_map(|&ai| dz.iter().map(move |&d| ai.mul_add(d, 0.0)))
+            .collect();
+        (a, dz, dense)
+    }
+
+    #[test]
+    fn rmsprop_and_adagrad_take_outer_gradients_like_stored_ones() {
+        let (a, dz, dense) = outer_and_dense();
+        let start = vec![1.0, -2.0, 3.0, 4.0, -5.0, 6.0];
+        for (momentum, centered) in [(0.0, false), (0.9, false), (0.0, true), (0.9, true)] {
+            let step = RmspropStep {
+                lr: 0.01,
+                alpha: 0.99,
+                eps: 1e-8,
+                weight_decay: 0.1,
+                momentum,
+                lerp_weight: 1.0 - 0.99,
+                lerp_low: true,
+            };
+            let buffer = |on: bool| vec![0.25; if on { 6 } else { 0 }];
+            let mut one = (
+                start.clone(),
+                vec![0.5; 6],
+                buffer(momentum > 0.0),
+                buffer(centered),
+            );
+            let mut two = one.clone();
+            let (p, sq, mom, ga) = (&mut one.0, &mut one.1, &mut one.2, &mut one.3);
+            rmsprop(p, Grad::Dense(&dense), sq, mom, ga, step);
+            let (p, sq, mom, ga) = (&mut two.0, &mut two.1, &mut two.2, &mut two.3);
+            rmsprop(p, Grad::Outer { a: &a, dz: &dz }, sq, mom, ga, step);
+            assert_eq!(one, two);
+            assert_ne!(one.0, start);
+        }
+        for weight_decay in [0.0, 0.1] {
+            // Without weight decay the zero row is skipped.
+            let step = AdagradStep {
+                clr: 0.01,
+                eps: 1e-10,
+                weight_decay,
+            };
+            let mut one = (start.clone(), vec![0.1; 6]);
+            let mut two = one.clone();
+            adagrad(&mut one.0, Grad::Dense(&dense), &mut one.1, step);
+            adagrad(&mut two.0, Grad::Outer { a: &a, dz: &dz }, &mut two.1, step);
+            assert_eq!(one, two);
+        }
+    }
+
+    #[test]
+    fn centred_rmsprop_never_roots_a_negative_residue() {
+        // A constant gradient makes `sq - ga²` a rounding residue, below 0 for some elements.
+        let step = RmspropStep {
+            lr: 0.01,
+            alpha: 0.5,
+            eps: 1e-30,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            lerp_weight: 0.5,
+            lerp_low: false,
+        };
+        let (mut p, mut sq, mut ga) = (vec![0.0f32; 64], vec![0.0; 64], vec![0.0; 64]);
+        let g: Vec<f32> = (0..64).map(|i| 0.1 + i as f32 * 0.37).collect();
+        for _ in 0..100 {
+            rmsprop(&mut p, Grad::Dense(&g), &mut sq, &mut [], &mut ga, step);
+        }
+        assert!(p.iter().all(|x| x.is_finite()), "{p:?}");
     }
 }

@@ -25,7 +25,9 @@ mod _core {
     #[pymodule_export]
     use super::network::PyNetwork;
     #[pymodule_export]
-    use super::optimizers::{Adam, AdamW, Optimizer, Sgd, SklearnAdam, SklearnSgd};
+    use super::optimizers::{
+        Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd, SklearnAdam, SklearnSgd,
+    };
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -40,6 +42,9 @@ mod _core {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("LAYERS", crate::layers::LayerSpec::KINDS)?;
         m.add("ACTIVATIONS", crate::activations::Activation::ALL_NAMES)?;
+        // The optimizer classes' names, for messages and the CLI (Python never retypes them).
+        let names = pyo3::types::PyTuple::new(m.py(), crate::optimizers::NAMES)?;
+        m.add("OPTIMIZERS", names)?;
         Ok(())
     }
 

@@ -54,9 +54,9 @@ pub struct Slot {
     state: AnyState,
 }
 
-/// Base class of SGD, Adam and AdamW. Shared safely between threads: the hyperparameters and
-/// the state sit behind their own locks, so a `fit` callback may change `lr` between epochs
-/// while the fit holds the state only for the length of an epoch.
+/// Base class of SGD, Adam, AdamW, RMSprop and Adagrad. Shared safely between threads: the
+/// hyperparameters and the state sit behind their own locks, so a `fit` callback may change
+/// `lr` between epochs while the fit holds the state only for the length of an epoch.
 #[pyclass(subclass, frozen, module = "ferroprop._core")]
 pub struct Optimizer {
     config: Mutex<OptimizerConfig>,
@@ -176,44 +176,7 @@ impl Optimizer {
     }
 
     fn __repr__(&self) -> String {
-        match self.config() {
-            OptimizerConfig::Sgd {
-                lr,
-                momentum,
-                nesterov,
-                weight_decay,
-            } => format!(
-                "SGD(lr={lr:?}, momentum={momentum:?}, nesterov={}, weight_decay={weight_decay:?})",
-                if nesterov { "True" } else { "False" }
-            ),
-            OptimizerConfig::Adam {
-                lr,
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-                decoupled,
-            } => format!(
-                "{}(lr={lr:?}, betas=({beta1:?}, {beta2:?}), eps={eps:?}, weight_decay={weight_decay:?})",
-                if decoupled { "AdamW" } else { "Adam" }
-            ),
-            OptimizerConfig::SklearnSgd {
-                lr,
-                momentum,
-                nesterov,
-            } => format!(
-                "SklearnSGD(lr={lr:?}, momentum={momentum:?}, nesterov={})",
-                if nesterov { "True" } else { "False" }
-            ),
-            OptimizerConfig::SklearnAdam {
-                lr,
-                beta1,
-                beta2,
-                eps,
-            } => format!(
-                "SklearnAdam(lr={lr:?}, beta_1={beta1:?}, beta_2={beta2:?}, epsilon={eps:?})"
-            ),
-        }
+        self.config().to_string()
     }
 }
 
@@ -303,6 +266,68 @@ impl AdamW {
                 true,
             )?;
             Ok(PyClassInitializer::from(with_config(config)).add_subclass(AdamW))
+        })
+    }
+}
+
+/// RMSprop, as `torch.optim.RMSprop`.
+#[pyclass(extends = Optimizer, frozen, name = "RMSprop", module = "ferroprop._core")]
+pub struct RmsProp;
+
+#[pymethods]
+impl RmsProp {
+    #[new]
+    #[pyo3(signature = (
+        lr = None, alpha = None, eps = None, weight_decay = None, momentum = None, centered = None
+    ))]
+    fn new(
+        lr: Option<&Bound<'_, PyAny>>,
+        alpha: Option<&Bound<'_, PyAny>>,
+        eps: Option<&Bound<'_, PyAny>>,
+        weight_decay: Option<&Bound<'_, PyAny>>,
+        momentum: Option<&Bound<'_, PyAny>>,
+        centered: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        guarded("RMSprop()", || {
+            let config = OptimizerConfig::rmsprop(
+                real_or(lr, "lr", 1e-2)?,
+                real_or(alpha, "alpha", 0.99)?,
+                real_or(eps, "eps", 1e-8)?,
+                real_or(weight_decay, "weight_decay", 0.0)?,
+                real_or(momentum, "momentum", 0.0)?,
+                flag_or(centered, "centered", false)?,
+            )?;
+            Ok(PyClassInitializer::from(with_config(config)).add_subclass(RmsProp))
+        })
+    }
+}
+
+/// Adagrad, as `torch.optim.Adagrad`.
+#[pyclass(extends = Optimizer, frozen, module = "ferroprop._core")]
+pub struct Adagrad;
+
+#[pymethods]
+impl Adagrad {
+    #[new]
+    #[pyo3(signature = (
+        lr = None, lr_decay = None, weight_decay = None, initial_accumulator_value = None, eps = None
+    ))]
+    fn new(
+        lr: Option<&Bound<'_, PyAny>>,
+        lr_decay: Option<&Bound<'_, PyAny>>,
+        weight_decay: Option<&Bound<'_, PyAny>>,
+        initial_accumulator_value: Option<&Bound<'_, PyAny>>,
+        eps: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        guarded("Adagrad()", || {
+            let config = OptimizerConfig::adagrad(
+                real_or(lr, "lr", 1e-2)?,
+                real_or(lr_decay, "lr_decay", 0.0)?,
+                real_or(weight_decay, "weight_decay", 0.0)?,
+                real_or(initial_accumulator_value, "initial_accumulator_value", 0.0)?,
+                real_or(eps, "eps", 1e-10)?,
+            )?;
+            Ok(PyClassInitializer::from(with_config(config)).add_subclass(Adagrad))
         })
     }
 }

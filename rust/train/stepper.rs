@@ -12,7 +12,7 @@ use crate::network::{
     Dataset, Gradients, GradientsView, Labels, Network, ParamsView, Workspace, WorkspaceView,
     ROW_UNIT,
 };
-use crate::optimizers::{OptimizerConfig, OptimizerState, Peaks};
+use crate::optimizers::{OptimizerConfig, OptimizerState, Peaks, MAX_BUFFERS};
 use crate::scalar::Scalar;
 use crate::threads::Team;
 
@@ -62,7 +62,7 @@ struct Tensor<'a, T> {
 
 /// A span of a parameter and the same span of each of its state buffers (parameter first).
 pub(super) struct Values<'a, T> {
-    parts: [&'a mut [T]; 3],
+    parts: [&'a mut [T]; 1 + MAX_BUFFERS],
     len: usize,
 }
 
@@ -74,22 +74,24 @@ impl<'a, T> Values<'a, T> {
 
 /// Bounds of one member's parameters and state, as f64 bits, for the others to read.
 #[derive(Default)]
-struct PeakNote([AtomicU64; 3]);
+struct PeakNote {
+    param: AtomicU64,
+    state: [AtomicU64; MAX_BUFFERS],
+}
 
 impl PeakNote {
     fn publish(&self, p: Peaks) {
-        let [a, b, c] = &self.0;
-        a.store(p.param.to_bits(), Ordering::Relaxed);
-        b.store(p.state[0].to_bits(), Ordering::Relaxed);
-        c.store(p.state[1].to_bits(), Ordering::Relaxed);
+        self.param.store(p.param.to_bits(), Ordering::Relaxed);
+        for (note, s) in self.state.iter().zip(p.state) {
+            note.store(s.to_bits(), Ordering::Relaxed);
+        }
     }
 
     fn read(&self) -> Peaks {
-        let [a, b, c] = &self.0;
         let load = |x: &AtomicU64| f64::from_bits(x.load(Ordering::Relaxed));
         Peaks {
-            param: load(a),
-            state: [load(b), load(c)],
+            param: load(&self.param),
+            state: std::array::from_fn(|i| load(&self.state[i])),
         }
     }
 }
@@ -200,7 +202,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
     /// Only the member owning `span` may call this, between the barriers of an update.
     pub(super) unsafe fn values(&self, index: usize, span: Range<usize>) -> Values<'a, T> {
         let tensor = &self.tensors[index];
-        let mut parts: [&'a mut [T]; 3] = [&mut [], &mut [], &mut []];
+        let mut parts: [&'a mut [T]; 1 + MAX_BUFFERS] = Default::default();
         let mut len = 0;
         for (dst, src) in parts
             .iter_mut()

@@ -146,16 +146,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--optimizer",
-        choices=("adam", "sgd"),
+        choices=tuple(DEFAULT_LR),
         default="adam",
-        help="adam, or sgd with Nesterov momentum 0.9 (default: %(default)s)",
+        help="adam, sgd (with Nesterov momentum 0.9), rmsprop or adagrad, with torch's "
+        "defaults otherwise (default: %(default)s)",
     )
     model.add_argument(
         "--lr",
         type=positive_float,
         default=None,
-        help=f"initial learning rate (default: adam {DEFAULT_LR['adam']:g}, "
-        f"sgd {DEFAULT_LR['sgd']:g})",
+        help="initial learning rate (default: "
+        + ", ".join(f"{name} {lr:g}" for name, lr in DEFAULT_LR.items())
+        + ")",
     )
     model.add_argument(
         "--lr-schedule",

@@ -17,7 +17,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "sigmoid", "logistic", "ide
 DEFAULT_HIDDEN = (256, 128)
 DEFAULT_EPOCHS = 20
 DEFAULT_BATCH_SIZE = 64
-DEFAULT_LR = {"adam": 1e-3, "sgd": 0.05}
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.05, "rmsprop": 1e-3, "adagrad": 0.01}
 DEFAULT_VAL_FRACTION = 0.1
 DEFAULT_TEST_FRACTION = 0.2
 

@@ -12,7 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from .. import SGD, Adam, DivergenceError, Network, get_num_threads, set_num_threads
+from .. import (
+    SGD,
+    Adagrad,
+    Adam,
+    DivergenceError,
+    Network,
+    RMSprop,
+    get_num_threads,
+    set_num_threads,
+)
 from ..model_files import MAX_PARAMETERS
 from .data import load_train_data
 from .errors import CLIError, check_writable
@@ -79,8 +88,13 @@ def run(args: argparse.Namespace, started: float) -> int:
             f"--hidden: the network {shape} ({count} parameters) does not fit in memory"
         ) from None
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+    optimizer: Any
     if args.optimizer == "adam":
-        optimizer: Any = Adam(lr=lr)
+        optimizer = Adam(lr=lr)
+    elif args.optimizer == "rmsprop":
+        optimizer = RMSprop(lr=lr)
+    elif args.optimizer == "adagrad":
+        optimizer = Adagrad(lr=lr)
     else:
         optimizer = SGD(lr=lr, momentum=0.9, nesterov=True)
 
