@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_weights_in_both_precisions() {
-        let s = spec(vec![4, 5, 3], Activation::Tanh, Loss::CrossEntropy);
+        let s = spec(vec![4, 5, 3], Activation::Tanh, Loss::CROSS_ENTROPY);
         let a = Network::<f64>::new(&s).unwrap();
         let b = Network::<f64>::new(&s).unwrap();
         let c = Network::<f32>::new(&s).unwrap();
@@ -314,7 +314,7 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences() {
         let losses = [
-            Loss::CrossEntropy,
+            Loss::CROSS_ENTROPY,
             Loss::BinaryCrossEntropy,
             Loss::Mse,
             Loss::LogLoss,
