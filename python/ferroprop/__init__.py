@@ -11,7 +11,7 @@
 
 from typing import Any
 
-from . import datasets
+from . import datasets, losses
 from ._core import (
     SGD,
     Adam,
@@ -43,6 +43,7 @@ __all__ = [
     "Optimizer",
     "__version__",
     "datasets",
+    "losses",
     "get_num_threads",
     "load",
     "max_threads",

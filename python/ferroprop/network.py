@@ -69,9 +69,11 @@ class Network:
         activation: hidden activation, one of identity, relu, leaky_relu, sigmoid (logistic),
             tanh, gelu; or a list with one name per hidden layer.
         loss: `cross_entropy` (targets: class indices `(n,)`), `binary_cross_entropy`
-            (targets: 0/1 `(n, n_out)`) or `mse` (targets: `(n, n_out)`, or `(n,)` if n_out is 1);
-            or scikit-learn's `log_loss` (class indices), `binary_log_loss`, `squared_error`
-            (halved) and `poisson` (exp output), as its estimators define them.
+            (targets: 0/1 `(n, n_out)`), `mse`, `huber` or `l1` (targets: `(n, n_out)`, or
+            `(n,)` if n_out is 1); or scikit-learn's `log_loss` (class indices),
+            `binary_log_loss`, `squared_error` (halved) and `poisson` (exp output), as its
+            estimators define them. A name (`ferroprop.losses.NAMES`) or a loss object with
+            parameters, e.g. `ferroprop.losses.Huber(delta=0.5)` (see `ferroprop.losses`).
         dtype: `float32` or `float64`; inputs are converted to it.
         init: `glorot` (uniform; scikit-learn's rule) or `he` (Kaiming uniform). Biases start at 0.
         seed: seeds initialisation (and the shuffles of `fit(seed=None)`); same seed, same
@@ -82,7 +84,7 @@ class Network:
         self,
         widths: Sequence[int],
         activation: str | Sequence[str] = "relu",
-        loss: str = "cross_entropy",
+        loss: str | _core.Loss = "cross_entropy",
         dtype: Any = "float32",
         init: str = "glorot",
         seed: int = 0,
@@ -92,7 +94,7 @@ class Network:
         widths = [as_count(w, "widths", 1) for w in widths]
         if len(widths) < 2:
             raise ValueError(f"widths: expected at least [n_in, n_out], got {widths}")
-        for name, value in (("loss", loss), ("init", init)):
+        for name, value in (("init", init),):
             if not isinstance(value, str):
                 raise TypeError(f"{name}: expected a name (str), got {value!r}")
         activations = as_names(activation, len(widths) - 2, "activation")
@@ -188,6 +190,9 @@ class Network:
             "init": self._init,
             "seed": self._seed,
         }
+        spec = self._core.loss_spec
+        if spec != _core.make_loss(spec.name):  # parameters off their defaults
+            config["loss_params"] = spec.params
         if names is not None:
             config["class_names"] = list(names)
         write_model_file(path, "Network", tensors, config)
@@ -202,6 +207,11 @@ class Network:
         dtype = require(config, "dtype", str)
         init = require(config, "init", str)
         seed = require(config, "seed", int)
+        try:
+            params = require(config, "loss_params", dict) if "loss_params" in config else None
+            loss_spec = _core.make_loss(loss, params)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"config['loss_params']: {err}") from err
         if dtype not in _DTYPES:
             raise ValueError(f"config['dtype']: expected 'float32' or 'float64', got {dtype!r}")
         if len(activations) != len(widths) - 2:
@@ -223,7 +233,7 @@ class Network:
             biases.append(tensor(tensors, f"biases.{i}", (fan_out,), dtype))
             names += [f"weights.{i}", f"biases.{i}"]
         reject_extra_tensors(tensors, names)
-        net = cls(widths, activation=activations, loss=loss, dtype=dtype, init=init, seed=seed)
+        net = cls(widths, activation=activations, loss=loss_spec, dtype=dtype, init=init, seed=seed)
         net._class_names = class_names
         net.set_parameters(weights, biases)
         return net
@@ -251,10 +261,15 @@ class Network:
         """The mean loss of `X (n, n_in)` against `y`."""
         return self._core.loss(self._x(X), self._y(y))
 
-    def gradients(self, X: Any, y: Any) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
-        """`(loss, dW, db)`: the mean loss over all rows and its gradients, shaped like
-        `weights` and `biases`."""
-        return self._core.gradients(self._x(X), self._y(y))
+    def gradients(
+        self, X: Any, y: Any, sample_weight: Any = None
+    ) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+        """`(loss, dW, db)`: the mean loss over all rows (weighted by `sample_weight (n,)`, see
+        `ferroprop.losses`) and its gradients, shaped like `weights` and `biases`."""
+        return self._core.gradients(self._x(X), self._y(y), self._w(sample_weight))
+
+    def _w(self, w: Any) -> np.ndarray | None:
+        return None if w is None else as_vector(w, self._dtype, "sample_weight")
 
     # -- training -------------------------------------------------------------------------------
 
@@ -275,6 +290,7 @@ class Network:
         validation_data: tuple[Any, Any] | None = None,
         verbose: bool = False,
         callback: Callable[[int, float, float | None, float | None, float], None] | None = None,
+        sample_weight: Any = None,
     ) -> History:
         """Mini-batch training, looped in Rust with the GIL released.
 
@@ -286,6 +302,7 @@ class Network:
         A non-finite loss raises `DivergenceError` naming the epoch and batch.
         `callback(epoch, loss, val_loss, val_accuracy, seconds)` is called after each epoch
         (epoch counted from 1; val_* None without validation data), after the `verbose` line.
+        `sample_weight (n,)` weights each row's loss (see `ferroprop.losses`).
         """
         optimizer = _core.SGD(lr=0.01) if optimizer is None else optimizer
         _check_optimizer(optimizer)
@@ -312,8 +329,9 @@ class Network:
 
             else:
                 report = callback
+        sw = self._w(sample_weight)
         rows = self._core.fit(
-            X, y, epochs, batch_size, optimizer, bool(shuffle), seed, x_val, y_val, report
+            X, y, epochs, batch_size, optimizer, bool(shuffle), seed, x_val, y_val, report, None, sw
         )
         hist = History()
         for loss, val_loss, val_acc, seconds in rows:

@@ -8,6 +8,7 @@ mod arrays;
 mod errors;
 mod extract;
 mod fit;
+mod losses;
 mod network;
 mod optimizers;
 
@@ -19,6 +20,11 @@ mod _core {
 
     use super::errors::{guarded, value_error};
 
+    #[pymodule_export]
+    use super::losses::{
+        make_loss, BinaryCrossEntropy, BinaryLogLoss, CrossEntropy, Huber, LogLoss, Mse, Poisson,
+        PyLoss, SquaredError, L1,
+    };
     #[pymodule_export]
     use super::network::PyNetwork;
     #[pymodule_export]
@@ -35,6 +41,11 @@ mod _core {
             m.py().get_type::<super::errors::InternalError>(),
         )?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        // Every loss name, for Python to take rather than retype.
+        m.add(
+            "LOSSES",
+            pyo3::types::PyTuple::new(m.py(), crate::losses::NAMES)?,
+        )?;
         Ok(())
     }
 

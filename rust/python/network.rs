@@ -9,6 +9,7 @@ use super::access::{AnyNetwork, Shared, Typed};
 use super::arrays::{to_matrix, Matrix, TargetArray, Vector};
 use super::errors::{guarded, value_error};
 use super::fit::{self, FitArgs};
+use super::losses::{extract_loss, loss_object};
 use super::optimizers::Optimizer;
 use crate::error::{zeros, Result};
 use crate::losses::argmax;
@@ -59,7 +60,7 @@ impl PyNetwork {
         py: Python<'_>,
         widths: Vec<i64>,
         activations: Vec<String>,
-        loss: &str,
+        loss: &Bound<'_, PyAny>,
         dtype: &str,
         init: &str,
         seed: u64,
@@ -81,7 +82,7 @@ impl PyNetwork {
             let spec = NetworkSpec {
                 widths: widths.iter().map(|&w| w as usize).collect(),
                 activations,
-                loss: Loss::parse(loss)?,
+                loss: extract_loss(loss)?,
                 init: Init::parse(init)?,
                 seed,
             };
@@ -125,6 +126,12 @@ impl PyNetwork {
     #[getter]
     fn loss_name(&self) -> &'static str {
         self.loss.name()
+    }
+
+    /// The loss object (`ferroprop.losses`), with its parameters.
+    #[getter]
+    fn loss_spec(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        loss_object(py, self.loss)
     }
 
     #[getter]
