@@ -207,11 +207,12 @@ class Network:
         dtype = require(config, "dtype", str)
         init = require(config, "init", str)
         seed = require(config, "seed", int)
+        params = require(config, "loss_params", dict) if "loss_params" in config else None
         try:
-            params = require(config, "loss_params", dict) if "loss_params" in config else None
             loss_spec = _core.make_loss(loss, params)
         except (ValueError, TypeError) as err:
-            raise ValueError(f"config['loss_params']: {err}") from err
+            where = "loss_params" if params and loss in _core.LOSSES else "loss"
+            raise ValueError(f"config[{where!r}]: {err}") from err
         if dtype not in _DTYPES:
             raise ValueError(f"config['dtype']: expected 'float32' or 'float64', got {dtype!r}")
         if len(activations) != len(widths) - 2:
