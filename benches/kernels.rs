@@ -148,7 +148,7 @@ fn bench_fit_epoch(c: &mut Criterion) {
         let spec = NetworkSpec {
             widths: widths.clone(),
             activations: vec![Activation::Relu; widths.len() - 2],
-            loss: Loss::CrossEntropy,
+            loss: Loss::CROSS_ENTROPY,
             init: Init::Glorot,
             seed: 0,
         };

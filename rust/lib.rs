@@ -22,7 +22,7 @@
 //! let spec = NetworkSpec {
 //!     widths: vec![2, 8, 2],
 //!     activations: vec![Activation::Tanh],
-//!     loss: Loss::CrossEntropy,
+//!     loss: Loss::CROSS_ENTROPY,
 //!     init: Init::Glorot,
 //!     seed: 1,
 //! };

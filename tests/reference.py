@@ -134,6 +134,125 @@ def mse(z: Array, y: Array) -> tuple[float, Array]:
     return float(np.mean(diff**2)), 2.0 * diff / z.size
 
 
+# Sample weights and the losses beyond the three above. Every function takes logits z (n, k),
+# targets y and optional sample weights w (n,); the weighted means reduce to the unweighted
+# ones when every weight is 1.
+
+
+def _weights(n: int, w: ArrayLike | None) -> Array:
+    return np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
+
+
+def _element_mean(terms: Array, grads: Array, w: ArrayLike | None) -> tuple[float, Array]:
+    """PyTorch's mean over all n*k elements; weighted: sum_i w_i sum_j t_ij / (k sum_i w_i)."""
+    n, k = terms.shape
+    w = _weights(n, w)[:, None]
+    denom = k * w.sum()
+    return float((w * terms).sum() / denom), w * grads / denom
+
+
+def _row_mean(terms: Array, grads: Array, w: ArrayLike | None) -> tuple[float, Array]:
+    """Mean over the n rows' losses; weighted: sum_i w_i l_i / sum_i w_i."""
+    w = _weights(len(terms), w)
+    return float((w * terms).sum() / w.sum()), w[:, None] * grads / w.sum()
+
+
+def cross_entropy_smoothed(
+    z: Array, y: NDArray[np.integer], label_smoothing: float = 0.0, w: ArrayLike | None = None
+) -> tuple[float, Array]:
+    """CrossEntropyLoss(label_smoothing=eps): the target distribution (1-eps)*onehot + eps/K."""
+    n, k = z.shape
+    target = np.full(z.shape, label_smoothing / k)
+    target[np.arange(n), y] += 1.0 - label_smoothing
+    log_p = z - logsumexp(z)[:, None]
+    return _row_mean(-(target * log_p).sum(axis=1), softmax(z) - target, w)
+
+
+def weighted_binary_cross_entropy(
+    z: Array, y: Array, w: ArrayLike | None = None
+) -> tuple[float, Array]:
+    y = y.reshape(z.shape)
+    terms = np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    return _element_mean(terms, sigmoid(z) - y, w)
+
+
+def weighted_mse(z: Array, y: Array, w: ArrayLike | None = None) -> tuple[float, Array]:
+    diff = z - y.reshape(z.shape)
+    return _element_mean(diff**2, 2.0 * diff, w)
+
+
+def huber(
+    z: Array, y: Array, delta: float = 1.0, w: ArrayLike | None = None
+) -> tuple[float, Array]:
+    """HuberLoss(delta): r^2/2 below delta, delta*(|r| - delta/2) above; gradient clip(r)."""
+    r = z - y.reshape(z.shape)
+    a = np.abs(r)
+    terms = np.where(a < delta, 0.5 * r**2, delta * (a - 0.5 * delta))
+    return _element_mean(terms, np.clip(r, -delta, delta), w)
+
+
+def l1(z: Array, y: Array, w: ArrayLike | None = None) -> tuple[float, Array]:
+    """L1Loss: mean |r|; gradient sign(r), 0 at r = 0 (torch.sign)."""
+    r = z - y.reshape(z.shape)
+    return _element_mean(np.abs(r), np.sign(r), w)
+
+
+def _clip(p: Array) -> Array:
+    eps = np.finfo(p.dtype).eps
+    return np.clip(p, eps, 1.0 - eps)
+
+
+def _xlogy(x: Array, y: Array) -> Array:
+    return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
+
+
+def sklearn_log_loss(
+    z: Array, y: NDArray[np.integer], w: ArrayLike | None = None
+) -> tuple[float, Array]:
+    """scikit-learn's log_loss on softmax outputs (probabilities clipped inside the log)."""
+    rows = np.arange(len(z))
+    p = softmax(z)
+    terms = -np.log(_clip(p[rows, y]))
+    p[rows, y] -= 1.0
+    return _row_mean(terms, p, w)
+
+
+def sklearn_binary_log_loss(z: Array, y: Array, w: ArrayLike | None = None) -> tuple[float, Array]:
+    """scikit-learn's binary_log_loss on logistic outputs, summed over outputs."""
+    y = y.reshape(z.shape)
+    p = sigmoid(z)
+    terms = -(_xlogy(y, _clip(p)) + _xlogy(1.0 - y, 1.0 - _clip(p))).sum(axis=1)
+    return _row_mean(terms, p - y, w)
+
+
+def sklearn_squared_error(z: Array, y: Array, w: ArrayLike | None = None) -> tuple[float, Array]:
+    """scikit-learn's squared_error: half the squared error averaged over outputs; its gradient
+    (as scikit-learn computes it) is that of the sum over outputs."""
+    y = y.reshape(z.shape)
+    return _row_mean(0.5 * ((y - z) ** 2).mean(axis=1), z - y, w)
+
+
+def sklearn_poisson(z: Array, y: Array, w: ArrayLike | None = None) -> tuple[float, Array]:
+    """scikit-learn's poisson: half the Poisson deviance of exp outputs, summed over outputs."""
+    y = y.reshape(z.shape)
+    p = np.exp(z)
+    return _row_mean((_xlogy(y, y / p) - y + p).sum(axis=1), p - y, w)
+
+
+#: Every loss by name: f(z, y, w=None, **params) -> (mean loss, dLoss/dz).
+WEIGHTED_LOSSES: dict[str, Callable[..., tuple[float, Array]]] = {
+    "cross_entropy": cross_entropy_smoothed,
+    "binary_cross_entropy": weighted_binary_cross_entropy,
+    "mse": weighted_mse,
+    "log_loss": sklearn_log_loss,
+    "binary_log_loss": sklearn_binary_log_loss,
+    "squared_error": sklearn_squared_error,
+    "poisson": sklearn_poisson,
+    "huber": huber,
+    "l1": l1,
+}
+
+
 LOSSES: dict[str, Callable[[Array, ArrayLike], tuple[float, Array]]] = {
     "cross_entropy": cross_entropy,
     "binary_cross_entropy": binary_cross_entropy,
@@ -369,10 +488,17 @@ class ReferenceMLP:
             return np.asarray(y, dtype=np.int64)
         return np.asarray(y, dtype=self.dtype)
 
-    def gradients(self, X: ArrayLike, y: ArrayLike) -> tuple[float, list[Array], list[Array]]:
-        """Backpropagation: mean loss and its gradients w.r.t. every weight and bias."""
+    def gradients(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        loss_fn: Callable[[Array, NDArray], tuple[float, Array]] | None = None,
+    ) -> tuple[float, list[Array], list[Array]]:
+        """Backpropagation: mean loss and its gradients w.r.t. every weight and bias.
+        `loss_fn(z, y) -> (loss, dz)`, when given, replaces the named loss (for a loss with
+        parameters or sample weights, e.g. from `WEIGHTED_LOSSES`)."""
         zs, acts = self.forward_pass(X)
-        loss, dz = LOSSES[self.loss_name](zs[-1], self._target(y))
+        loss, dz = (loss_fn or LOSSES[self.loss_name])(zs[-1], self._target(y))
         n_layers = len(self.weights)
         dW: list[Array] = [np.empty(0)] * n_layers
         db: list[Array] = [np.empty(0)] * n_layers

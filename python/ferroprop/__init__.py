@@ -17,7 +17,7 @@ A stack of layers, as `torch.nn.Sequential`:
 
 from typing import Any
 
-from . import datasets, layers
+from . import datasets, layers, losses
 from ._core import (
     OPTIMIZERS,
     SGD,
@@ -59,6 +59,7 @@ __all__ = [
     "__version__",
     "datasets",
     "layers",
+    "losses",
     "get_num_threads",
     "load",
     "max_threads",

@@ -1,13 +1,57 @@
 """Type stubs for the Rust extension `ferroprop._core` (use the `ferroprop` package instead)."""
 
 from collections.abc import Callable, Sequence
+from typing import Self, final
 
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "BatchNorm",
+    "BinaryCrossEntropy",
+    "BinaryLogLoss",
+    "CrossEntropy",
+    "Dense",
+    "DivergenceError",
+    "Dropout",
+    "Huber",
+    "InternalError",
+    "L1",
+    "LAYERS",
+    "LOSSES",
+    "Layer",
+    "LayerNorm",
+    "LogLoss",
+    "Loss",
+    "MSE",
+    "Network",
+    "OPTIMIZERS",
+    "Optimizer",
+    "Poisson",
+    "RMSprop",
+    "SGD",
+    "SklearnAdam",
+    "SklearnSGD",
+    "SquaredError",
+    "__version__",
+    "_panic_here",
+    "_panic_in_team",
+    "get_num_threads",
+    "make_loss",
+    "max_threads",
+    "set_num_threads",
+    "simd_path",
+]
 __version__: str
 OPTIMIZERS: tuple[str, ...]
 """The optimizer classes' names: ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")."""
+#: Every loss name `Network(loss=...)` and `make_loss` take, in a fixed order.
+LOSSES: tuple[str, ...]
 
 class DivergenceError(FloatingPointError):
     """Training produced a non-finite loss, gradient or parameter; the parameters are those of
@@ -25,29 +69,33 @@ class Optimizer:
     def steps(self) -> int: ...
     def reset(self) -> None: ...
 
+@final
 class SGD(Optimizer):
-    def __init__(
-        self, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0
-    ) -> None: ...
+    def __new__(
+        cls, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0
+    ) -> Self: ...
 
+@final
 class Adam(Optimizer):
-    def __init__(
-        self,
+    def __new__(
+        cls,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class AdamW(Optimizer):
-    def __init__(
-        self,
+    def __new__(
+        cls,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.01,
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class RMSprop(Optimizer):
     """RMSprop, as `torch.optim.RMSprop`.
 
@@ -70,16 +118,17 @@ class RMSprop(Optimizer):
         ValueError: an argument out of range (the message names it).
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         lr: float = 1e-2,
         alpha: float = 0.99,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class Adagrad(Optimizer):
     """Adagrad, as `torch.optim.Adagrad`.
 
@@ -99,24 +148,133 @@ class Adagrad(Optimizer):
         ValueError: an argument out of range (the message names it).
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         lr: float = 1e-2,
         lr_decay: float = 0.0,
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class SklearnSGD(Optimizer):
     """scikit-learn's SGDOptimizer (velocity form), used by ferroprop.sklearn."""
 
-    def __init__(self, lr: float, momentum: float, nesterov: bool) -> None: ...
+    def __new__(cls, lr: float, momentum: float, nesterov: bool) -> Self: ...
 
+@final
 class SklearnAdam(Optimizer):
     """scikit-learn's AdamOptimizer (eps added to the uncorrected sqrt(v))."""
 
-    def __init__(self, lr: float, beta_1: float, beta_2: float, epsilon: float) -> None: ...
+    def __new__(cls, lr: float, beta_1: float, beta_2: float, epsilon: float) -> Self: ...
+
+class Loss:
+    """Base class of the loss objects (`ferroprop.losses`); not constructible itself.
+
+    Immutable; equal when of the same loss with equal parameters (hashable accordingly);
+    pickled as its class and parameter values.
+    """
+
+    @property
+    def name(self) -> str:
+        """The loss's name, one of `LOSSES`."""
+    @property
+    def params(self) -> dict[str, float]:
+        """The parameters and their values, in constructor order (empty for most losses)."""
+
+@final
+class CrossEntropy(Loss):
+    """PyTorch's `CrossEntropyLoss(label_smoothing=ε)`: softmax outputs, class-index targets;
+    the target distribution is `(1 - ε)·onehot + ε/K`; mean over rows (weighted:
+    `Σ w_i l_i / Σ w_i`)."""
+
+    def __new__(cls, label_smoothing: float = 0.0) -> Self:
+        """Args:
+            label_smoothing: ε in [0, 1]; 0 is plain cross-entropy.
+
+        Raises:
+            ValueError: `label_smoothing` outside [0, 1] (or NaN); the message names it.
+            TypeError: `label_smoothing` is not a number.
+        """
+
+@final
+class BinaryCrossEntropy(Loss):
+    """PyTorch's `BCEWithLogitsLoss`: sigmoid outputs, targets in [0, 1], mean over all
+    elements (weighted: `Σ_i w_i Σ_j l_ij / (k Σ_i w_i)`)."""
+
+    def __init__(self) -> None: ...
+
+@final
+class MSE(Loss):
+    """PyTorch's `MSELoss`: identity outputs, squared error (not halved), mean over all
+    elements (weighted as `BinaryCrossEntropy`)."""
+
+    def __init__(self) -> None: ...
+
+@final
+class LogLoss(Loss):
+    """scikit-learn's `log_loss`: softmax outputs, class-index targets, `Σ w_i l_i / Σ w_i`."""
+
+    def __init__(self) -> None: ...
+
+@final
+class BinaryLogLoss(Loss):
+    """scikit-learn's `binary_log_loss`: logistic outputs, targets in [0, 1], summed over
+    outputs, `Σ w_i l_i / Σ w_i`."""
+
+    def __init__(self) -> None: ...
+
+@final
+class SquaredError(Loss):
+    """scikit-learn's `squared_error`: identity outputs, half the squared error averaged over
+    outputs, `Σ w_i l_i / Σ w_i`."""
+
+    def __init__(self) -> None: ...
+
+@final
+class Poisson(Loss):
+    """scikit-learn's `poisson`: exp outputs, targets >= 0, half the Poisson deviance summed
+    over outputs, `Σ w_i l_i / Σ w_i`."""
+
+    def __init__(self) -> None: ...
+
+@final
+class Huber(Loss):
+    """PyTorch's `HuberLoss(delta)`: identity outputs; `½r²` for `|r| < delta`, else
+    `delta·(|r| - ½delta)`; mean over all elements (weighted as `BinaryCrossEntropy`)."""
+
+    def __new__(cls, delta: float = 1.0) -> Self:
+        """Args:
+            delta: where the loss turns from quadratic to linear; positive and finite.
+
+        Raises:
+            ValueError: `delta` <= 0, infinite or NaN; the message names it.
+            TypeError: `delta` is not a number.
+        """
+
+@final
+class L1(Loss):
+    """PyTorch's `L1Loss`: identity outputs, absolute error, mean over all elements (weighted
+    as `BinaryCrossEntropy`); gradient 0 where the error is 0."""
+
+    def __init__(self) -> None: ...
+
+def make_loss(name: str, params: dict[str, float] | None = None) -> Loss:
+    """The loss object called `name` with `params` set and the other parameters at their
+    defaults (how a model file's `loss` and `loss_params` are read back).
+
+    Args:
+        name: one of `LOSSES`.
+        params: parameter name → number, e.g. `{"delta": 0.5}`; None for the defaults.
+
+    Returns:
+        An instance of the loss's class, e.g. `Huber(delta=0.5)`.
+
+    Raises:
+        ValueError: unknown name or parameter, or a value out of range; the message names it.
+        TypeError: a parameter value that is not a number.
+    """
 
 _Float = np.float32 | np.float64
 _EpochCallback = Callable[[int, float, float | None, float | None, float], None]
@@ -131,11 +289,12 @@ class Layer:
 
     @property
     def kind(self) -> str:
-        """"Dense", "Activation", "Dropout", "LayerNorm" or "BatchNorm"."""
-    def __eq__(self, other: object) -> bool: ...
+        """ "Dense", "Activation", "Dropout", "LayerNorm" or "BatchNorm"."""
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
     def __reduce__(self) -> tuple[type[Layer], tuple[int | float | str, ...]]: ...
 
+@final
 class Dense(Layer):
     """`X·W + b` (`torch.nn.Linear`).
 
@@ -147,12 +306,13 @@ class Dense(Layer):
         TypeError: `units` is not an integer. ValueError: `units` <= 0, an unknown `init`.
     """
 
-    def __init__(self, units: int, init: str = "glorot") -> None: ...
+    def __new__(cls, units: int, init: str = "glorot") -> Self: ...
     @property
     def units(self) -> int: ...
     @property
     def init(self) -> str: ...
 
+@final
 class Activation(Layer):
     """An elementwise activation: one of `ACTIVATIONS`.
 
@@ -160,10 +320,11 @@ class Activation(Layer):
         ValueError: an unknown name.
     """
 
-    def __init__(self, name: str) -> None: ...
+    def __new__(cls, name: str) -> Self: ...
     @property
     def name(self) -> str: ...
 
+@final
 class Dropout(Layer):
     """Inverted dropout (`torch.nn.Dropout`): in training, each unit kept with probability
     `1 - p` and scaled by `1/(1-p)`; the identity in evaluation.
@@ -172,10 +333,11 @@ class Dropout(Layer):
         TypeError: `p` is not a number. ValueError: `p` outside [0, 1).
     """
 
-    def __init__(self, p: float | None = 0.5) -> None: ...
+    def __new__(cls, p: float | None = 0.5) -> Self: ...
     @property
     def p(self) -> float: ...
 
+@final
 class LayerNorm(Layer):
     """Per-row normalisation with learnable γ, β (`torch.nn.LayerNorm`).
 
@@ -183,10 +345,11 @@ class LayerNorm(Layer):
         ValueError: `eps` <= 0 or not finite.
     """
 
-    def __init__(self, eps: float | None = 1e-5) -> None: ...
+    def __new__(cls, eps: float | None = 1e-5) -> Self: ...
     @property
     def eps(self) -> float: ...
 
+@final
 class BatchNorm(Layer):
     """Per-feature batch normalisation with running statistics (`torch.nn.BatchNorm1d`).
 
@@ -194,7 +357,7 @@ class BatchNorm(Layer):
         ValueError: `momentum` outside [0, 1], `eps` <= 0.
     """
 
-    def __init__(self, momentum: float | None = 0.1, eps: float | None = 1e-5) -> None: ...
+    def __new__(cls, momentum: float | None = 0.1, eps: float | None = 1e-5) -> Self: ...
     @property
     def momentum(self) -> float: ...
     @property
@@ -202,21 +365,29 @@ class BatchNorm(Layer):
 
 _StateValue = npt.NDArray[_Float] | int
 
+@final
 class Network:
     """The engine network; arrays must already have its dtype, C order (labels: int64)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         widths: Sequence[int],
         activations: Sequence[str],
-        loss: str,
+        loss: str | Loss,
         dtype: str,
         init: str,
         seed: int,
-    ) -> None: ...
+    ) -> Self:
+        """Args:
+            loss: a name from `LOSSES` or a loss object (`CrossEntropy(label_smoothing=0.1)`).
+
+        Raises:
+            ValueError: bad widths or an unknown name (the message names the argument).
+            TypeError: `loss` is neither a str nor a `Loss`.
+        """
     @staticmethod
     def stack(
-        layers: Sequence[Layer], input_dim: int, loss: str, dtype: str, seed: int
+        layers: Sequence[Layer], input_dim: int, loss: str | Loss, dtype: str, seed: int
     ) -> Network:
         """A network from a list of layers ending in a Dense.
 
@@ -236,6 +407,9 @@ class Network:
     def training_steps(self, steps: int) -> None: ...
     @property
     def loss_name(self) -> str: ...
+    @property
+    def loss_spec(self) -> Loss:
+        """The loss as an object, with its parameters."""
     @property
     def dtype(self) -> str: ...
     def weights(self) -> list[npt.NDArray[_Float]]: ...

@@ -10,7 +10,16 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import as_count, as_labels, as_matrix, as_numeric, as_seed, as_values, native
+from ._validation import (
+    as_count,
+    as_labels,
+    as_matrix,
+    as_numeric,
+    as_seed,
+    as_values,
+    as_vector,
+    native,
+)
 
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
@@ -71,6 +80,12 @@ class Model:
         next dropout masks. Saved with the model."""
         return self._core.training_steps
 
+    def _dropout_keep(self, index: int, rows: int) -> np.ndarray:
+        """The keep mask `(rows, units)` (bool) the Dropout at `index` uses for a batch of `rows`
+        rows at the next training step (a testing aid: `forward(training=True)` multiplies by it
+        and by `1/(1-p)`)."""
+        return self._core._dropout_keep(as_count(index, "index"), as_count(rows, "rows"))
+
     # -- named tensors ------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -85,7 +100,8 @@ class Model:
         float arrays are converted to the network's dtype, as torch copies them).
 
         Raises:
-            TypeError: not a mapping, or an entry that is not numeric.
+            TypeError: not a mapping, a float entry that is not a float array, a counter that
+                is not an integer.
             ValueError: a missing, unexpected or mis-shaped entry (named), a non-finite value,
                 a negative variance or count. Nothing is copied then.
         """
@@ -103,8 +119,13 @@ class Model:
                         f"got {arr.dtype} of shape {arr.shape}"
                     )
                 entries.append((name, int(arr)))
-            else:
+            elif arr.dtype.kind == "f":
                 entries.append((name, native(arr, self._dtype)))
+            else:
+                raise TypeError(
+                    f"state_dict[{name!r}]: expected a float array (converted to "
+                    f"{self._dtype.name}, as torch's load_state_dict copies), got {arr.dtype}"
+                )
         self._core.load_state_dict(entries)
 
     # -- inference ----------------------------------------------------------------------------
@@ -116,6 +137,9 @@ class Model:
         if self.loss_name in ("cross_entropy", "log_loss"):
             return as_labels(y, name)
         return as_values(y, self._dtype, self._core.widths[-1], name)
+
+    def _w(self, w: Any) -> np.ndarray | None:
+        return None if w is None else as_vector(w, self._dtype, "sample_weight")
 
     def forward(self, X: Any, training: bool = False) -> np.ndarray:
         """Output activations `(n, n_out)` for `X (n, n_in)`: class probabilities for
@@ -137,8 +161,11 @@ class Model:
         """The mean loss of `X (n, n_in)` against `y`, in evaluation mode."""
         return self._core.loss(self._x(X), self._y(y))
 
-    def _named_gradients(self, X: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]:
-        loss, grads = self._core.gradients(self._x(X), self._y(y))
+    def _named_gradients(
+        self, X: Any, y: Any, sample_weight: Any = None
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        x, y, w = self._x(X), self._y(y), self._w(sample_weight)
+        loss, grads = self._core.gradients(x, y, w)
         return loss, dict(grads)
 
     # -- training -------------------------------------------------------------------------------
@@ -162,6 +189,7 @@ class Model:
         validation_data: tuple[Any, Any] | None = None,
         verbose: bool = False,
         callback: EpochCallback | None = None,
+        sample_weight: Any = None,
     ) -> History:
         """Mini-batch training, looped in Rust with the GIL released.
 
@@ -173,7 +201,8 @@ class Model:
         A non-finite loss raises `DivergenceError` naming the epoch and batch.
         `callback(epoch, loss, val_loss, val_accuracy, seconds)` is called after each epoch
         (epoch counted from 1; val_* None without validation data), after the `verbose` line.
-        Validation runs in evaluation mode.
+        Validation runs in evaluation mode. `sample_weight (n,)` weights each row's loss (see
+        `ferroprop.losses`).
         """
         optimizer = _core.SGD(lr=0.01) if optimizer is None else optimizer
         _check_optimizer(optimizer)
@@ -186,7 +215,7 @@ class Model:
                 raise ValueError("validation_data: expected a pair (X_val, y_val)")
             x_val = self._x(validation_data[0], "X_val")
             y_val = self._y(validation_data[1], "y_val")
-        X, y = self._x(X), self._y(y)
+        X, y, sw = self._x(X), self._y(y), self._w(sample_weight)
         report = _print_epoch(epochs, len(X)) if verbose else None
         if callback is not None:
             if not callable(callback):
@@ -201,7 +230,7 @@ class Model:
             else:
                 report = callback
         rows = self._core.fit(
-            X, y, epochs, batch_size, optimizer, bool(shuffle), seed, x_val, y_val, report
+            X, y, epochs, batch_size, optimizer, bool(shuffle), seed, x_val, y_val, report, None, sw
         )
         hist = History()
         for loss, val_loss, val_acc, seconds in rows:

@@ -39,9 +39,11 @@ class Network(Model):
         activation: hidden activation, one of identity, relu, leaky_relu, sigmoid (logistic),
             tanh, gelu; or a list with one name per hidden layer.
         loss: `cross_entropy` (targets: class indices `(n,)`), `binary_cross_entropy`
-            (targets: 0/1 `(n, n_out)`) or `mse` (targets: `(n, n_out)`, or `(n,)` if n_out is 1);
-            or scikit-learn's `log_loss` (class indices), `binary_log_loss`, `squared_error`
-            (halved) and `poisson` (exp output), as its estimators define them.
+            (targets: 0/1 `(n, n_out)`), `mse`, `huber` or `l1` (targets: `(n, n_out)`, or
+            `(n,)` if n_out is 1); or scikit-learn's `log_loss` (class indices),
+            `binary_log_loss`, `squared_error` (halved) and `poisson` (exp output), as its
+            estimators define them. A name (`ferroprop.losses.NAMES`) or a loss object with
+            parameters, e.g. `ferroprop.losses.Huber(delta=0.5)` (see `ferroprop.losses`).
         dtype: `float32` or `float64`; inputs are converted to it.
         init: `glorot` (uniform; scikit-learn's rule) or `he` (Kaiming uniform). Biases start at 0.
         seed: seeds initialisation, dropout masks and the shuffles of `fit(seed=None)`; same
@@ -58,7 +60,7 @@ class Network(Model):
         self,
         widths: Sequence[int],
         activation: str | Sequence[str] = "relu",
-        loss: str = "cross_entropy",
+        loss: str | _core.Loss = "cross_entropy",
         dtype: Any = "float32",
         init: str = "glorot",
         seed: int = 0,
@@ -70,7 +72,7 @@ class Network(Model):
         widths = [as_count(w, "widths", 1) for w in widths]
         if len(widths) < 2:
             raise ValueError(f"widths: expected at least [n_in, n_out], got {widths}")
-        for name, value in (("loss", loss), ("init", init)):
+        for name, value in (("init", init),):
             if not isinstance(value, str):
                 raise TypeError(f"{name}: expected a name (str), got {value!r}")
         if normalization is not None and normalization not in NORMALIZATIONS:
@@ -174,11 +176,7 @@ class Network(Model):
             tensors[f"weights.{i}"] = w
             tensors[f"biases.{i}"] = b
         # The normalisation layers' tensors under their state_dict names.
-        for key, value in self.state_dict().items():
-            if not key.endswith((".weight", ".bias")) or int(key.split(".")[0]) not in (
-                self._dense_indices()
-            ):
-                tensors[key] = value
+        tensors.update(self._norm_entries())
         config: dict[str, Any] = {
             "widths": self.widths,
             "activations": self.activations,
@@ -192,6 +190,9 @@ class Network(Model):
             config["dropout"] = self._dropout
         if self._normalization is not None:
             config["normalization"] = self._normalization
+        spec = self._core.loss_spec
+        if spec != _core.make_loss(spec.name):  # parameters off their defaults
+            config["loss_params"] = spec.params
         if names is not None:
             config["class_names"] = list(names)
         write_model_file(path, "Network", tensors, config)
@@ -206,6 +207,12 @@ class Network(Model):
         dtype = require(config, "dtype", str)
         init = require(config, "init", str)
         seed = require(config, "seed", int)
+        params = require(config, "loss_params", dict) if "loss_params" in config else None
+        try:
+            loss_spec = _core.make_loss(loss, params)
+        except (ValueError, TypeError) as err:
+            where = "loss_params" if params and loss in _core.LOSSES else "loss"
+            raise ValueError(f"config[{where!r}]: {err}") from err
         if dtype not in _DTYPES:
             raise ValueError(f"config['dtype']: expected 'float32' or 'float64', got {dtype!r}")
         if len(activations) != len(widths) - 2:
@@ -235,7 +242,7 @@ class Network(Model):
         net = cls(
             widths,
             activation=activations,
-            loss=loss,
+            loss=loss_spec,
             dtype=dtype,
             init=init,
             seed=seed,
@@ -243,11 +250,7 @@ class Network(Model):
             normalization=normalization,
         )
         state = {}
-        for key, value in net.state_dict().items():
-            if int(key.split(".")[0]) in net._dense_indices() and key.endswith(
-                (".weight", ".bias")
-            ):
-                continue
+        for key, value in net._norm_entries().items():
             want = "int64" if value.dtype.kind == "i" else dtype
             state[key] = tensor(tensors, key, value.shape, want)
             names.append(key)
@@ -261,22 +264,30 @@ class Network(Model):
         net._core.training_steps = as_count(steps, "config['training_steps']")
         return net
 
-    def _dense_indices(self) -> list[int]:
-        """Positions of the Dense layers in `layers` (their state_dict prefixes)."""
-        return [i for i, layer in enumerate(self._core.layers) if layer.kind == "Dense"]
+    def _norm_entries(self) -> dict[str, np.ndarray]:
+        """The `state_dict()` entries of the normalisation layers (those a model file stores
+        beside `weights.{l}` and `biases.{l}`)."""
+        dense = {str(i) for i, layer in enumerate(self._core.layers) if layer.kind == "Dense"}
+        return {k: v for k, v in self.state_dict().items() if k.split(".")[0] not in dense}
 
     # -- gradients ------------------------------------------------------------------------------
 
-    def gradients(self, X: Any, y: Any) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
-        """`(loss, dW, db)`: the mean loss over all rows (training mode) and its gradients,
-        shaped like `weights` and `biases`. `named_gradients` gives every parameter's."""
-        loss, (dw, db) = self._core.dense_gradients(self._x(X), self._y(y))
+    def gradients(
+        self, X: Any, y: Any, sample_weight: Any = None
+    ) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+        """`(loss, dW, db)`: the mean loss over all rows in training mode (weighted by
+        `sample_weight (n,)`, see `ferroprop.losses`) and its gradients, shaped like `weights`
+        and `biases`. `named_gradients` gives every parameter's."""
+        x, y, w = self._x(X), self._y(y), self._w(sample_weight)
+        loss, (dw, db) = self._core.dense_gradients(x, y, w)
         return loss, dw, db
 
-    def named_gradients(self, X: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]:
+    def named_gradients(
+        self, X: Any, y: Any, sample_weight: Any = None
+    ) -> tuple[float, dict[str, np.ndarray]]:
         """`(loss, grads)` with `grads` keyed and laid out like the trainable entries of
         `state_dict()` (normalisation layers included)."""
-        return self._named_gradients(X, y)
+        return self._named_gradients(X, y, sample_weight)
 
 
 def _stack(

@@ -83,12 +83,15 @@ class Sequential(Model):
     def __len__(self) -> int:
         return len(self._core.layers)
 
-    def gradients(self, X: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]:
+    def gradients(
+        self, X: Any, y: Any, sample_weight: Any = None
+    ) -> tuple[float, dict[str, np.ndarray]]:
         """`(loss, grads)`: the mean loss over all rows of `X` as one training batch, and its
         gradient with respect to every trainable tensor, keyed and laid out like the trainable
         entries of `state_dict()`. Running statistics are left unchanged; the dropout masks are
-        those of the next training step (two calls see the same)."""
-        return self._named_gradients(X, y)
+        those of the next training step (two calls see the same). `sample_weight (n,)` weights
+        each row's loss (see `ferroprop.losses`)."""
+        return self._named_gradients(X, y, sample_weight)
 
     # -- model files ----------------------------------------------------------------------------
 

@@ -83,16 +83,10 @@ impl<T: Scalar> Network<T> {
         self.loss.validate(targets, rows, self.n_outputs())
     }
 
-    /// Checks sample weights: scikit-learn's losses only, one per row, finite (scikit-learn
-    /// accepts negative weights too).
+    /// Checks sample weights (any loss takes them): one per row, finite (scikit-learn accepts
+    /// negative weights too).
     pub fn check_weights(&self, weights: Option<&[T]>, rows: usize, name: &str) -> Result<()> {
         let Some(w) = weights else { return Ok(()) };
-        if !self.loss.is_sklearn() {
-            return Err(Error::value(format!(
-                "{name}: sample weights need one of scikit-learn's losses, not {}",
-                self.loss.name()
-            )));
-        }
         if w.len() != rows {
             return Err(Error::value(format!(
                 "{name}: expected {rows} weights (one per row of X), got {}",

@@ -13,7 +13,7 @@ fn spec(widths: Vec<usize>, act: Activation, loss: Loss) -> NetworkSpec {
 
 #[test]
 fn same_seed_same_weights_in_both_precisions() {
-    let s = spec(vec![4, 5, 3], Activation::Tanh, Loss::CrossEntropy);
+    let s = spec(vec![4, 5, 3], Activation::Tanh, Loss::CROSS_ENTROPY);
     let a = Network::<f64>::new(&s).unwrap();
     let b = Network::<f64>::new(&s).unwrap();
     let c = Network::<f32>::new(&s).unwrap();
@@ -88,7 +88,7 @@ fn check_gradients(net: &mut Network<f64>, data: &Dataset<'_, f64>, alpha: f64, 
 #[test]
 fn gradients_match_finite_differences() {
     let losses = [
-        Loss::CrossEntropy,
+        Loss::CROSS_ENTROPY,
         Loss::BinaryCrossEntropy,
         Loss::Mse,
         Loss::LogLoss,
@@ -162,7 +162,7 @@ fn every_layer_kind_matches_finite_differences() {
         let spec = StackSpec {
             input_dim: 4,
             layers,
-            loss: Loss::CrossEntropy,
+            loss: Loss::CROSS_ENTROPY,
             seed: 9,
         };
         let mut net = Network::<f64>::stack(&spec).unwrap();

@@ -143,7 +143,7 @@ pub struct Dropout;
 #[pymethods]
 impl Dropout {
     #[new]
-    #[pyo3(signature = (p = None))]
+    #[pyo3(signature = (p = None), text_signature = "(p=0.5)")]
     fn new(p: Option<Bound<'_, PyAny>>) -> PyResult<PyClassInitializer<Self>> {
         guarded("Dropout()", || {
             let p = real_or(p.as_ref(), "p", 0.5)?;
@@ -166,7 +166,7 @@ pub struct LayerNorm;
 #[pymethods]
 impl LayerNorm {
     #[new]
-    #[pyo3(signature = (eps = None))]
+    #[pyo3(signature = (eps = None), text_signature = "(eps=1e-05)")]
     fn new(eps: Option<Bound<'_, PyAny>>) -> PyResult<PyClassInitializer<Self>> {
         guarded("LayerNorm()", || {
             let eps = real_or(eps.as_ref(), "eps", 1e-5)?;
@@ -189,7 +189,7 @@ pub struct BatchNorm;
 #[pymethods]
 impl BatchNorm {
     #[new]
-    #[pyo3(signature = (momentum = None, eps = None))]
+    #[pyo3(signature = (momentum = None, eps = None), text_signature = "(momentum=0.1, eps=1e-05)")]
     fn new(
         momentum: Option<Bound<'_, PyAny>>,
         eps: Option<Bound<'_, PyAny>>,

@@ -9,6 +9,7 @@ mod errors;
 mod extract;
 mod fit;
 mod layers;
+mod losses;
 mod network;
 mod optimizers;
 
@@ -22,6 +23,11 @@ mod _core {
 
     #[pymodule_export]
     use super::layers::{ActivationLayer, BatchNorm, Dense, Dropout, LayerNorm, PyLayer};
+    #[pymodule_export]
+    use super::losses::{
+        make_loss, BinaryCrossEntropy, BinaryLogLoss, CrossEntropy, Huber, LogLoss, Mse, Poisson,
+        PyLoss, SquaredError, L1,
+    };
     #[pymodule_export]
     use super::network::PyNetwork;
     #[pymodule_export]
@@ -40,11 +46,20 @@ mod _core {
             m.py().get_type::<super::errors::InternalError>(),
         )?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-        m.add("LAYERS", crate::layers::LayerSpec::KINDS)?;
-        m.add("ACTIVATIONS", crate::activations::Activation::ALL_NAMES)?;
+        let tuple = |names: &[&str]| pyo3::types::PyTuple::new(m.py(), names.iter().copied());
+        m.add("LAYERS", tuple(&crate::layers::LayerSpec::KINDS)?)?;
+        m.add(
+            "ACTIVATIONS",
+            tuple(&crate::activations::Activation::ALL_NAMES)?,
+        )?;
         // The optimizer classes' names, for messages and the CLI (Python never retypes them).
         let names = pyo3::types::PyTuple::new(m.py(), crate::optimizers::NAMES)?;
         m.add("OPTIMIZERS", names)?;
+        // Every loss name, for Python to take rather than retype.
+        m.add(
+            "LOSSES",
+            pyo3::types::PyTuple::new(m.py(), crate::losses::NAMES)?,
+        )?;
         Ok(())
     }
 

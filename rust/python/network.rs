@@ -10,6 +10,7 @@ use super::arrays::{to_array, to_matrix, Matrix, TargetArray, Tensor, Vector};
 use super::errors::{guarded, value_error};
 use super::fit::{self, FitArgs};
 use super::layers::{layer_object, spec_of};
+use super::losses::{extract_loss, loss_object};
 use super::optimizers::Optimizer;
 use crate::error::{zeros, Result};
 use crate::layers::{LayerOps, LayerSpec};
@@ -64,7 +65,7 @@ impl PyNetwork {
         py: Python<'_>,
         widths: Vec<i64>,
         activations: Vec<String>,
-        loss: &str,
+        loss: &Bound<'_, PyAny>,
         dtype: &str,
         init: &str,
         seed: u64,
@@ -86,7 +87,7 @@ impl PyNetwork {
             let spec = NetworkSpec {
                 widths: widths.iter().map(|&w| w as usize).collect(),
                 activations,
-                loss: Loss::parse(loss)?,
+                loss: extract_loss(loss)?,
                 init: Init::parse(init)?,
                 seed,
             };
@@ -102,7 +103,7 @@ impl PyNetwork {
         py: Python<'_>,
         layers: Vec<Bound<'_, PyAny>>,
         input_dim: i64,
-        loss: &str,
+        loss: &Bound<'_, PyAny>,
         dtype: &str,
         seed: u64,
     ) -> PyResult<Self> {
@@ -116,7 +117,7 @@ impl PyNetwork {
             let spec = StackSpec {
                 input_dim,
                 layers,
-                loss: Loss::parse(loss)?,
+                loss: extract_loss(loss)?,
                 seed,
             };
             Self::build(py, spec, dtype)
@@ -206,6 +207,12 @@ impl PyNetwork {
     #[getter]
     fn loss_name(&self) -> &'static str {
         self.loss.name()
+    }
+
+    /// The loss object (`ferroprop.losses`), with its parameters.
+    #[getter]
+    fn loss_spec(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        loss_object(py, self.loss)
     }
 
     #[getter]

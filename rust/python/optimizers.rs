@@ -197,7 +197,10 @@ pub struct Sgd;
 #[pymethods]
 impl Sgd {
     #[new]
-    #[pyo3(signature = (lr, momentum = None, nesterov = None, weight_decay = None))]
+    #[pyo3(
+        signature = (lr, momentum = None, nesterov = None, weight_decay = None),
+        text_signature = "(lr, momentum=0.0, nesterov=False, weight_decay=0.0)"
+    )]
     fn new(
         lr: &Bound<'_, PyAny>,
         momentum: Option<&Bound<'_, PyAny>>,
@@ -223,7 +226,10 @@ pub struct Adam;
 #[pymethods]
 impl Adam {
     #[new]
-    #[pyo3(signature = (lr = None, betas = None, eps = None, weight_decay = None))]
+    #[pyo3(
+        signature = (lr = None, betas = None, eps = None, weight_decay = None),
+        text_signature = "(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0)"
+    )]
     fn new(
         lr: Option<&Bound<'_, PyAny>>,
         betas: Option<&Bound<'_, PyAny>>,
@@ -250,7 +256,10 @@ pub struct AdamW;
 #[pymethods]
 impl AdamW {
     #[new]
-    #[pyo3(signature = (lr = None, betas = None, eps = None, weight_decay = None))]
+    #[pyo3(
+        signature = (lr = None, betas = None, eps = None, weight_decay = None),
+        text_signature = "(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01)"
+    )]
     fn new(
         lr: Option<&Bound<'_, PyAny>>,
         betas: Option<&Bound<'_, PyAny>>,
@@ -277,9 +286,12 @@ pub struct RmsProp;
 #[pymethods]
 impl RmsProp {
     #[new]
-    #[pyo3(signature = (
-        lr = None, alpha = None, eps = None, weight_decay = None, momentum = None, centered = None
-    ))]
+    #[pyo3(
+        signature = (
+            lr = None, alpha = None, eps = None, weight_decay = None, momentum = None, centered = None
+        ),
+        text_signature = "(lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0.0, momentum=0.0, centered=False)"
+    )]
     fn new(
         lr: Option<&Bound<'_, PyAny>>,
         alpha: Option<&Bound<'_, PyAny>>,
@@ -309,9 +321,12 @@ pub struct Adagrad;
 #[pymethods]
 impl Adagrad {
     #[new]
-    #[pyo3(signature = (
-        lr = None, lr_decay = None, weight_decay = None, initial_accumulator_value = None, eps = None
-    ))]
+    #[pyo3(
+        signature = (
+            lr = None, lr_decay = None, weight_decay = None, initial_accumulator_value = None, eps = None
+        ),
+        text_signature = "(lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10)"
+    )]
     fn new(
         lr: Option<&Bound<'_, PyAny>>,
         lr_decay: Option<&Bound<'_, PyAny>>,

@@ -397,7 +397,7 @@ mod tests {
         let spec = NetworkSpec {
             widths: vec![2, 8, 2],
             activations: vec![Activation::Tanh],
-            loss: Loss::CrossEntropy,
+            loss: Loss::CROSS_ENTROPY,
             init: Init::Glorot,
             seed: 1,
         };

@@ -260,10 +260,8 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             (targets, weights)
         };
         // What the batch's mean divides by, summed in batch order by every member alike.
-        let total = match data.weights {
-            Some(w) => idx.iter().map(|&i| w[i].f64()).sum(),
-            None => self.net.loss_kind().total::<T>(rows, n_out, None),
-        };
+        let weight_sum = data.weights.map(|w| idx.iter().map(|&i| w[i].f64()).sum());
+        let total = self.net.loss_kind().total_of(rows, n_out, weight_sum);
         let x = self.x.matrix(rows, n_in);
         let mode = self.net.train_mode(mask_step);
         let (loss, outcome) = if rows == 1 && team.size() == 1 && self.alpha == 0.0 {
