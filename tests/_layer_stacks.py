@@ -75,3 +75,26 @@ STACKS: list[Stack] = [
 ]
 
 STACK_IDS = [s.id for s in STACKS]
+
+
+def to_fp_layers(layers: tuple[tuple, ...] | list[tuple]) -> list:
+    """The ferroprop.layers objects for reference layer tuples (imports ferroprop lazily, so
+    this module also serves scripts that have only torch and numpy)."""
+    from ferroprop import layers as L
+
+    out = []
+    for spec in layers:
+        kind, args = spec[0], spec[1:]
+        if kind == "dense":
+            out.append(L.Dense(*args))
+        elif kind == "activation":
+            out.append(L.Activation(*args))
+        elif kind == "dropout":
+            out.append(L.Dropout(*args))
+        elif kind == "layernorm":
+            out.append(L.LayerNorm(**dict(zip(("eps",), args, strict=False))))
+        elif kind == "batchnorm":
+            out.append(L.BatchNorm(**dict(zip(("momentum", "eps"), args, strict=False))))
+        else:
+            raise ValueError(f"unknown layer kind {kind!r}")
+    return out
