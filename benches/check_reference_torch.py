@@ -4,8 +4,8 @@ statistics and num_batches_tracked after steps of SGD (momentum, weight decay), 
 for the stacks of tests/_layer_stacks.py and every loss, in float64.
 
 Dropout: the reference takes its mask as an argument; torch gets the same mask through a
-module computing x * keep / (1 - p) in place of nn.Dropout, and separately nn.Dropout's own
-output is checked to be x * keep / (1 - p) for the keep mask it drew.
+module computing x * keep / (1 - p) in place of nn.Dropout (_layer_stacks.to_torch), and
+separately nn.Dropout's own output is checked to be x * keep / (1 - p) for the mask it drew.
 
     /work/venv-torch/bin/python benches/check_reference_torch.py
 """
@@ -23,7 +23,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from _layer_stacks import LOSSES, STACKS, Stack  # noqa: E402
+from _layer_stacks import LOSSES, STACKS, Stack, to_torch  # noqa: E402
 
 import reference  # noqa: E402
 
@@ -49,39 +49,8 @@ def record(category: str, a: object, b: object, scale: float | None = None) -> N
     WORST[category] = max(WORST[category], err)
 
 
-class MaskedDropout(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.scale: torch.Tensor | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale if self.training else x
-
-
 def torch_stack(stack: Stack) -> nn.Sequential:
-    acts = {
-        "identity": nn.Identity,
-        "relu": nn.ReLU,
-        "leaky_relu": lambda: nn.LeakyReLU(0.01),
-        "sigmoid": nn.Sigmoid,
-        "logistic": nn.Sigmoid,
-        "tanh": nn.Tanh,
-        "gelu": lambda: nn.GELU(approximate="tanh"),
-    }
-    modules: list[nn.Module] = []
-    widths = reference.stack_widths(stack.layers, stack.input_dim)
-    for spec, width in zip(map(reference.layer_spec, stack.layers), widths, strict=False):
-        if spec[0] == "dense":
-            modules.append(nn.Linear(width, spec[1]))
-        elif spec[0] == "activation":
-            modules.append(acts[spec[1]]())
-        elif spec[0] == "dropout":
-            modules.append(MaskedDropout())
-        elif spec[0] == "layernorm":
-            modules.append(nn.LayerNorm(width, eps=spec[1]))
-        else:
-            modules.append(nn.BatchNorm1d(width, momentum=spec[1], eps=spec[2]))
-    return nn.Sequential(*modules)
+    return to_torch(stack.layers, stack.input_dim)
 
 
 def torch_loss(loss: str, z: torch.Tensor, y: np.ndarray) -> torch.Tensor:

@@ -98,3 +98,47 @@ def to_fp_layers(layers: tuple[tuple, ...] | list[tuple]) -> list:
         else:
             raise ValueError(f"unknown layer kind {kind!r}")
     return out
+
+
+def to_torch(layers: tuple[tuple, ...] | list[tuple], input_dim: int):  # noqa: ANN201
+    """A float64 torch.nn.Sequential of the same layers (imports torch lazily). Dropout is a
+    module computing x * scale with `scale` (keep / (1 - p)) set by the caller before each
+    training forward, and the identity in evaluation, so torch sees the mask under test."""
+    import torch
+    from torch import nn
+
+    import reference
+
+    class MaskedDropout(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale: torch.Tensor | None = None
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * self.scale if self.training else x
+
+    acts = {
+        "identity": nn.Identity,
+        "relu": nn.ReLU,
+        "leaky_relu": lambda: nn.LeakyReLU(0.01),
+        "sigmoid": nn.Sigmoid,
+        "logistic": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "gelu": lambda: nn.GELU(approximate="tanh"),
+    }
+    modules: list = []
+    widths = reference.stack_widths(layers, input_dim)
+    for spec, width in zip(map(reference.layer_spec, layers), widths, strict=False):
+        if spec[0] == "dense":
+            modules.append(nn.Linear(width, spec[1], dtype=torch.float64))
+        elif spec[0] == "activation":
+            modules.append(acts[spec[1]]())
+        elif spec[0] == "dropout":
+            modules.append(MaskedDropout())
+        elif spec[0] == "layernorm":
+            modules.append(nn.LayerNorm(width, eps=spec[1], dtype=torch.float64))
+        else:
+            modules.append(
+                nn.BatchNorm1d(width, momentum=spec[1], eps=spec[2], dtype=torch.float64)
+            )
+    return nn.Sequential(*modules)
