@@ -536,3 +536,382 @@ class ReferenceMLP:
                 total += self.step(X[start:stop], y[start:stop], optimizer) * (stop - start)
             history.append(total / n)
         return history
+
+
+# ============================================================================================
+# The composable layer stack (issue 9): Dense, Activation, Dropout, LayerNorm, BatchNorm.
+#
+# Each layer is the PyTorch module of the same role, and parameters use the names and layouts
+# of a torch.nn.Sequential built from the same list ("{i}.weight" etc., i the layer's index):
+#   Dense(units)        nn.Linear        y = x @ W.T + b        W (out, in), b (out,)
+#   Activation(name)    nn.ReLU, ...     y = f(x)               (the ACTIVATIONS above)
+#   Dropout(p)          nn.Dropout       y = x * keep / (1 - p) in training, y = x in evaluation
+#   LayerNorm(eps)      nn.LayerNorm(n)  per row: y = γ (x - mean) / sqrt(var + eps) + β
+#   BatchNorm(m, eps)   nn.BatchNorm1d   per column, batch statistics in training and the
+#                                        running statistics in evaluation
+# (var is always the biased variance, mean((x - mean)^2)). The stack ends in a Dense whose
+# output Z ("logits") goes to the loss; forward() applies the loss's output link to it.
+# Layers are given as tuples ("dense", units) | ("activation", name) | ("dropout", p) |
+# ("layernorm", eps) | ("batchnorm", momentum, eps) -- trailing arguments may be left out for
+# their defaults -- or as ferroprop.layers objects (read by class name and attributes, so this
+# file never imports ferroprop).
+# ============================================================================================
+
+LayerSpec = tuple
+# Mask of kept units per Dropout layer index: bool arrays (rows, units).
+Masks = dict[int, NDArray[np.bool_]]
+
+_LAYER_DEFAULTS: dict[str, tuple] = {
+    "dense": (),
+    "activation": (),
+    "dropout": (0.5,),
+    "layernorm": (1e-5,),
+    "batchnorm": (0.1, 1e-5),
+}
+
+
+def layer_spec(layer: object) -> LayerSpec:
+    """A layer as a tuple: a tuple is completed with its defaults, a ferroprop layer object is
+    read from its class name (Dense, Activation, Dropout, LayerNorm, BatchNorm) and attributes
+    (.units, .name, .p, .eps, .momentum)."""
+    if isinstance(layer, tuple):
+        kind, args = str(layer[0]).lower(), tuple(layer[1:])
+        if kind not in _LAYER_DEFAULTS:
+            raise ValueError(f"unknown layer kind {layer[0]!r}")
+        defaults = _LAYER_DEFAULTS[kind]
+        if kind in ("dense", "activation") and len(args) != 1:
+            raise ValueError(f"{kind} needs one argument, got {layer!r}")
+        return (kind, *args, *defaults[len(args) :])
+    kind = type(layer).__name__.lower()
+    if kind == "dense":
+        return ("dense", int(layer.units))  # type: ignore[attr-defined]
+    if kind == "activation":
+        return ("activation", str(layer.name))  # type: ignore[attr-defined]
+    if kind == "dropout":
+        return ("dropout", float(layer.p))  # type: ignore[attr-defined]
+    if kind == "layernorm":
+        return ("layernorm", float(layer.eps))  # type: ignore[attr-defined]
+    if kind == "batchnorm":
+        return ("batchnorm", float(layer.momentum), float(layer.eps))  # type: ignore[attr-defined]
+    raise ValueError(f"unknown layer {layer!r}")
+
+
+def stack_layout(
+    layers: Sequence[object], input_dim: int
+) -> dict[str, tuple[tuple[int, ...], str]]:
+    """The state_dict entries of a stack in torch order: name -> (shape, "float" | "int64").
+
+    Dense at index i: i.weight (out, in), i.bias (out,); LayerNorm: i.weight, i.bias (n,);
+    BatchNorm: i.weight, i.bias, i.running_mean, i.running_var (n,), i.num_batches_tracked ()."""
+    specs = [layer_spec(layer) for layer in layers]
+    if not specs or specs[-1][0] != "dense":
+        raise ValueError("layers: the stack must be non-empty and end in a Dense")
+    layout: dict[str, tuple[tuple[int, ...], str]] = {}
+    width = int(input_dim)
+    for i, spec in enumerate(specs):
+        if spec[0] == "dense":
+            layout[f"{i}.weight"] = ((spec[1], width), "float")
+            layout[f"{i}.bias"] = ((spec[1],), "float")
+            width = spec[1]
+        elif spec[0] in ("layernorm", "batchnorm"):
+            layout[f"{i}.weight"] = ((width,), "float")
+            layout[f"{i}.bias"] = ((width,), "float")
+            if spec[0] == "batchnorm":
+                layout[f"{i}.running_mean"] = ((width,), "float")
+                layout[f"{i}.running_var"] = ((width,), "float")
+                layout[f"{i}.num_batches_tracked"] = ((), "int64")
+    return layout
+
+
+def is_trainable(name: str) -> bool:
+    """Weights and biases are trained; running statistics and counters are buffers."""
+    return name.endswith((".weight", ".bias"))
+
+
+def stack_widths(layers: Sequence[object], input_dim: int) -> list[int]:
+    """widths[i] is the width of layer i's input; widths[-1] that of the stack's output."""
+    widths = [int(input_dim)]
+    for spec in map(layer_spec, layers):
+        widths.append(spec[1] if spec[0] == "dense" else widths[-1])
+    return widths
+
+
+def random_state_dict(
+    layers: Sequence[object], input_dim: int, seed: int = 0, dtype: DTypeLike = np.float64
+) -> dict[str, NDArray]:
+    """A generic (not default-initialised) state: Dense weights U(-B, B) with the glorot bound
+    B = sqrt(6 / (fan_in + fan_out)), biases N(0, 0.1²); norm γ = 1 + N(0, 0.2²), β N(0, 0.1²);
+    running_mean N(0, 0.1²), running_var U(0.5, 1.5), num_batches_tracked 0. Non-trivial values
+    exercise every term of the gradients."""
+    rng = np.random.default_rng(seed)
+    state: dict[str, NDArray] = {}
+    for name, (shape, kind) in stack_layout(layers, input_dim).items():
+        suffix = name.split(".", 1)[1]
+        if kind == "int64":
+            state[name] = np.array(0, dtype=np.int64)
+        elif suffix == "weight" and len(shape) == 2:
+            bound = np.sqrt(6.0 / (shape[0] + shape[1]))
+            state[name] = rng.uniform(-bound, bound, shape)
+        elif suffix == "weight":
+            state[name] = 1.0 + 0.2 * rng.standard_normal(shape)
+        elif suffix == "running_var":
+            state[name] = rng.uniform(0.5, 1.5, shape)
+        else:
+            state[name] = 0.1 * rng.standard_normal(shape)
+    return {k: v if v.dtype == np.int64 else v.astype(dtype) for k, v in state.items()}
+
+
+def dropout_scale(keep: NDArray[np.bool_], p: float, dtype: DTypeLike) -> Array:
+    """torch's inverted-dropout multiplier: keep / (1 - p) (1 where kept, 0 where dropped)."""
+    return keep.astype(dtype) / np.asarray(1.0 - p, dtype=dtype)
+
+
+def layer_norm_forward(x: Array, gamma: Array, beta: Array, eps: float, axis: int) -> tuple:
+    """x̂ = (x - mean) / sqrt(var + eps) along `axis` (1: LayerNorm, 0: BatchNorm in training),
+    var biased; y = γ x̂ + β. Returns (y, x̂, 1 / sqrt(var + eps), mean, var)."""
+    mean = x.mean(axis=axis, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axis, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv_std
+    return gamma * xhat + beta, xhat, inv_std, mean, var
+
+
+def layer_norm_backward(
+    dy: Array, xhat: Array, inv_std: Array, gamma: Array, axis: int
+) -> tuple[Array, Array, Array]:
+    """Backward of layer_norm_forward with the statistics taken over `axis` (n entries):
+        dγ = Σ_rows dy x̂,  dβ = Σ_rows dy,  g = dy γ,
+        dx = inv_std (g - mean_axis(g) - x̂ mean_axis(g x̂)).
+    Returns (dx, dγ, dβ)."""
+    g = dy * gamma
+    dx = inv_std * (
+        g - g.mean(axis=axis, keepdims=True) - xhat * (g * xhat).mean(axis=axis, keepdims=True)
+    )
+    return dx, (dy * xhat).sum(axis=0), dy.sum(axis=0)
+
+
+class ReferenceSequential:
+    """A layer stack holding its own copies of a state_dict (torch names and layouts).
+
+    Training mode (gradients, step, fit, forward(training=True)) uses batch statistics in
+    BatchNorm and the given Dropout masks; evaluation mode (forward, predict, loss) uses the
+    running statistics and no dropout. Only step/fit update BatchNorm's running statistics, as
+    one torch training step does, from the batch's mean and unbiased variance:
+        running_mean <- (1 - m) running_mean + m mean
+        running_var  <- (1 - m) running_var  + m var * n / (n - 1)
+        num_batches_tracked += 1
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[object],
+        input_dim: int,
+        loss: str,
+        state_dict: dict[str, ArrayLike],
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        self.layers = [layer_spec(layer) for layer in layers]
+        self.input_dim = int(input_dim)
+        self.loss_name = loss
+        self.dtype = np.dtype(dtype)
+        self.layout = stack_layout(self.layers, input_dim)
+        missing = set(self.layout) - set(state_dict)
+        extra = set(state_dict) - set(self.layout)
+        if missing or extra:
+            raise ValueError(f"state_dict: missing {sorted(missing)}, extra {sorted(extra)}")
+        self.state: dict[str, NDArray] = {}
+        for name, (shape, kind) in self.layout.items():
+            value = np.array(state_dict[name], dtype=np.int64 if kind == "int64" else self.dtype)
+            if value.shape != shape:
+                raise ValueError(f"state_dict[{name!r}]: shape {value.shape} != {shape}")
+            self.state[name] = value
+        self.training_steps = 0
+
+    def state_dict(self) -> dict[str, NDArray]:
+        return {k: v.copy() for k, v in self.state.items()}
+
+    def trainable_names(self) -> list[str]:
+        return [k for k in self.state if is_trainable(k)]
+
+    def dropout_indices(self) -> list[int]:
+        return [i for i, spec in enumerate(self.layers) if spec[0] == "dropout"]
+
+    def _as_input(self, X: ArrayLike) -> Array:
+        return np.asarray(X, dtype=self.dtype)
+
+    def _target(self, y: ArrayLike) -> NDArray:
+        if self.loss_name == "cross_entropy":
+            return np.asarray(y, dtype=np.int64)
+        return np.asarray(y, dtype=self.dtype)
+
+    def forward_pass(
+        self, X: ArrayLike, training: bool, masks: Masks | None = None
+    ) -> tuple[list[Array], list[tuple]]:
+        """acts[i] is the input of layer i (acts[0] = X, acts[-1] = the logits Z); caches[i]
+        keeps what layer i's backward needs. Dropout needs masks[i] in training unless p = 0."""
+        a = self._as_input(X)
+        acts, caches = [a], []
+        for i, spec in enumerate(self.layers):
+            kind, cache = spec[0], ()
+            if kind == "dense":
+                a = a @ self.state[f"{i}.weight"].T + self.state[f"{i}.bias"]
+            elif kind == "activation":
+                a = ACTIVATIONS[spec[1]][0](a)
+            elif kind == "dropout" and training:
+                keep = None if masks is None else masks.get(i)
+                if keep is None:
+                    if spec[1] != 0.0:
+                        raise ValueError(f"layer {i}: Dropout in training needs a mask")
+                    keep = np.ones(a.shape, dtype=bool)
+                if keep.shape != a.shape:
+                    raise ValueError(f"layer {i}: mask shape {keep.shape} != {a.shape}")
+                scale = dropout_scale(keep, spec[1], self.dtype)
+                a, cache = a * scale, (scale,)
+            elif kind == "layernorm":
+                a, xhat, inv_std, _, _ = layer_norm_forward(
+                    a, self.state[f"{i}.weight"], self.state[f"{i}.bias"], spec[1], axis=1
+                )
+                cache = (xhat, inv_std)
+            elif kind == "batchnorm" and training:
+                if a.shape[0] < 2:
+                    raise ValueError(
+                        "Expected more than 1 value per channel when training (BatchNorm)"
+                    )
+                a, xhat, inv_std, mean, var = layer_norm_forward(
+                    a, self.state[f"{i}.weight"], self.state[f"{i}.bias"], spec[2], axis=0
+                )
+                cache = (xhat, inv_std, mean[0], var[0])
+            elif kind == "batchnorm":  # evaluation: a fixed affine map per column
+                inv_std = 1.0 / np.sqrt(self.state[f"{i}.running_var"] + spec[2])
+                xhat = (a - self.state[f"{i}.running_mean"]) * inv_std
+                a = self.state[f"{i}.weight"] * xhat + self.state[f"{i}.bias"]
+                cache = (xhat, inv_std)
+            acts.append(a)
+            caches.append(cache)
+        return acts, caches
+
+    def logits(self, X: ArrayLike, training: bool = False, masks: Masks | None = None) -> Array:
+        return self.forward_pass(X, training, masks)[0][-1]
+
+    def forward(self, X: ArrayLike, training: bool = False, masks: Masks | None = None) -> Array:
+        """The output after the loss's link (softmax probabilities for cross_entropy)."""
+        return OUTPUT_ACTIVATIONS[self.loss_name](self.logits(X, training, masks))
+
+    def predict(self, X: ArrayLike) -> Array:
+        out = self.forward(X)
+        return out.argmax(axis=1) if self.loss_name == "cross_entropy" else out
+
+    def loss(
+        self, X: ArrayLike, y: ArrayLike, training: bool = False, masks: Masks | None = None
+    ) -> float:
+        return LOSSES[self.loss_name](self.logits(X, training, masks), self._target(y))[0]
+
+    def _backward(
+        self, X: ArrayLike, y: ArrayLike, training: bool, masks: Masks | None
+    ) -> tuple[float, dict[str, Array], list[tuple]]:
+        acts, caches = self.forward_pass(X, training, masks)
+        loss, g = LOSSES[self.loss_name](acts[-1], self._target(y))
+        grads: dict[str, Array] = {}
+        for i in reversed(range(len(self.layers))):
+            spec, x, cache = self.layers[i], acts[i], caches[i]
+            kind = spec[0]
+            if kind == "dense":
+                # y = x Wᵀ + b: dW = dyᵀ x (out, in), db = Σ_rows dy, dx = dy W.
+                grads[f"{i}.weight"] = g.T @ x
+                grads[f"{i}.bias"] = g.sum(axis=0)
+                g = g @ self.state[f"{i}.weight"]
+            elif kind == "activation":
+                g = g * ACTIVATIONS[spec[1]][1](x)
+            elif kind == "dropout" and training:
+                g = g * cache[0]
+            elif kind in ("layernorm", "batchnorm") and (kind == "layernorm" or training):
+                xhat, inv_std = cache[0], cache[1]
+                axis = 1 if kind == "layernorm" else 0
+                gamma = self.state[f"{i}.weight"]
+                g, grads[f"{i}.weight"], grads[f"{i}.bias"] = layer_norm_backward(
+                    g, xhat, inv_std, gamma, axis
+                )
+            elif kind == "batchnorm":  # evaluation: y = γ (x - rm) inv_std + β
+                xhat, inv_std = cache
+                grads[f"{i}.weight"] = (g * xhat).sum(axis=0)
+                grads[f"{i}.bias"] = g.sum(axis=0)
+                g = g * self.state[f"{i}.weight"] * inv_std
+        ordered = {name: grads[name] for name in self.trainable_names()}
+        return loss, ordered, caches
+
+    def gradients(
+        self, X: ArrayLike, y: ArrayLike, masks: Masks | None = None, training: bool = True
+    ) -> tuple[float, dict[str, Array]]:
+        """Mean loss and its gradient w.r.t. every trainable entry (torch layouts), in training
+        mode by default; the running statistics are left unchanged."""
+        loss, grads, _ = self._backward(X, y, training, masks)
+        return loss, grads
+
+    def step(
+        self, X: ArrayLike, y: ArrayLike, optimizer: Optimizer, masks: Masks | None = None
+    ) -> float:
+        """One training step: the running-statistics update of every BatchNorm (from this
+        batch, before the update, as torch's forward does) and one optimizer update of the
+        trainable entries (in state_dict order). Returns the training-mode loss before it."""
+        loss, grads, caches = self._backward(X, y, True, masks)
+        n = self._as_input(X).shape[0]
+        for i, spec in enumerate(self.layers):
+            if spec[0] == "batchnorm":
+                m, (_, _, mean, var) = spec[1], caches[i]
+                rm, rv = f"{i}.running_mean", f"{i}.running_var"
+                self.state[rm] = (1.0 - m) * self.state[rm] + m * mean
+                self.state[rv] = (1.0 - m) * self.state[rv] + m * (var * n / (n - 1))
+                self.state[f"{i}.num_batches_tracked"] += 1
+        names = self.trainable_names()
+        optimizer.update([self.state[k] for k in names], [grads[k] for k in names])
+        self.training_steps += 1
+        return loss
+
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        epochs: int,
+        batch_size: int,
+        optimizer: Optimizer,
+        masks_for_step: Callable[[int, int], Masks] | None = None,
+    ) -> list[float]:
+        """Unshuffled mini-batch training (the last partial batch kept); masks_for_step(step,
+        rows) gives each step's Dropout masks. Returns each epoch's per-sample mean loss."""
+        X = self._as_input(X)
+        y = np.asarray(y)
+        n = X.shape[0]
+        history: list[float] = []
+        for _ in range(epochs):
+            total = 0.0
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                masks = (
+                    None
+                    if masks_for_step is None
+                    else masks_for_step(self.training_steps, stop - start)
+                )
+                total += self.step(X[start:stop], y[start:stop], optimizer, masks) * (stop - start)
+            history.append(total / n)
+        return history
+
+
+def zero_gradient_entries(layers: Sequence[object]) -> set[str]:
+    """Shifts that a BatchNorm in training removes: a Dense bias or a norm's β followed, through
+    nothing but Dense, identity activations and Dropout(p=0), by a BatchNorm adds a constant to
+    each of the BatchNorm's input columns, which its batch mean cancels. Their gradients are
+    exactly 0 in training mode; computed ones are rounding noise (~1e-16 relative in float64),
+    so they are compared against the scale of the other gradients, and optimizers that divide
+    by the gradient's size (Adam's g / (sqrt(v) + eps)) turn that noise into real updates."""
+    specs = [layer_spec(layer) for layer in layers]
+    zero: set[str] = set()
+    for i, spec in enumerate(specs):
+        if spec[0] not in ("dense", "layernorm", "batchnorm"):
+            continue
+        for later in specs[i + 1 :]:
+            if later[0] == "batchnorm":
+                zero.add(f"{i}.bias")
+                break
+            if not (later[0] == "dense" or later in (("activation", "identity"), ("dropout", 0.0))):
+                break
+    return zero
