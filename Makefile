@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: demo test install test-deps lint rust-test py-test bench
+.PHONY: demo test install test-deps lint rust-test stubtest py-test bench
 
 ## Build and install the package, then `ferroprop train`: 784-256-128-10 on Fashion-MNIST
 ## (Debian's dataset-fashion-mnist, installed here when missing and we may).
@@ -18,10 +18,10 @@ install:
 
 test-deps:
 	$(PIP) install --quiet "numpy>=1.24" "safetensors>=0.4" "scikit-learn>=1.6" scipy pandas joblib tqdm \
-		"pytest>=7" "hypothesis>=6.170,<7" "ruff>=0.5" "maturin>=1.7,<2"
+		"pytest>=7" "hypothesis>=6.170,<7" "ruff>=0.5" "maturin>=1.7,<2" "mypy>=1.18"
 
-## Everything CI runs: formatting, lints, Rust unit tests, the build, pytest.
-test: test-deps lint rust-test install py-test
+## Everything CI runs: formatting, lints, Rust unit tests, the build, the stubs, pytest.
+test: test-deps lint rust-test install stubtest py-test
 
 lint:
 	cargo fmt --all -- --check
@@ -32,6 +32,10 @@ lint:
 
 rust-test:
 	cargo test
+
+## The type stubs of the extension against the built module (run from outside the source tree).
+stubtest:
+	cd /tmp && $(PYTHON) -m mypy.stubtest --ignore-disjoint-bases ferroprop._core
 
 py-test:
 	cd tests && $(PYTHON) -m pytest -q -ra .

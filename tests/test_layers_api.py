@@ -193,7 +193,7 @@ def _bad_state_dicts() -> list:
             lambda sd: {**sd, "1.running_mean": np.zeros((1, 6))}, "1.running_mean", id="2d-buffer"
         ),
         pytest.param(
-            lambda sd: {**sd, "7.weight": sd["7.weight"].astype(np.float32)}, "7.weight", id="dtype"
+            lambda sd: {**sd, "7.weight": sd["7.weight"].astype(np.int64)}, "7.weight", id="dtype"
         ),
         pytest.param(
             lambda sd: {**sd, "1.num_batches_tracked": np.array(1.5)},
@@ -462,3 +462,16 @@ def test_network_bad_dropout_and_normalization() -> None:
         fp.Network([4, 5, 2], dropout=1.0)
     with pytest.raises(ValueError, match="normalization"):
         fp.Network([4, 5, 2], normalization="group")
+
+
+def test_load_state_dict_converts_float_arrays_like_torch() -> None:
+    """Float arrays of the other precision are converted (torch's `copy_` casts too), so a
+    float32 torch model's weights load into a float64 network."""
+    net = small_net("float64")
+    sd = {
+        k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in net.state_dict().items()
+    }
+    net.load_state_dict(sd)
+    for k, v in net.state_dict().items():
+        assert v.dtype == (np.int64 if k.endswith("num_batches_tracked") else np.float64)
+        np.testing.assert_array_equal(v, sd[k])
