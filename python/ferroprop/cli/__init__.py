@@ -145,6 +145,20 @@ def _parser() -> argparse.ArgumentParser:
         "comma-separated (default: relu)",
     )
     model.add_argument(
+        "--normalization",
+        choices=("none", "layer", "batch"),
+        default="none",
+        help="a LayerNorm or BatchNorm between each hidden Dense and its activation "
+        "(default: %(default)s)",
+    )
+    model.add_argument(
+        "--dropout",
+        type=fraction,
+        default=0.0,
+        metavar="P",
+        help="a Dropout(P) after each hidden activation, P in [0, 1) (default: 0, none)",
+    )
+    model.add_argument(
         "--optimizer",
         choices=tuple(DEFAULT_LR),
         default="adam",

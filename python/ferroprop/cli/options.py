@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import _core
 
-ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "sigmoid", "logistic", "identity")
+ACTIVATIONS = _core.ACTIVATIONS
 
 # The defaults of `ferroprop train`, chosen so that it reaches >= 0.89 test accuracy on
 # Fashion-MNIST in well under 30 s of training on a 2-core machine (measurements: see the

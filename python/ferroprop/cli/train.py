@@ -44,6 +44,12 @@ def _diverged(reason: str) -> int:
     return 1
 
 
+def _extras(args: argparse.Namespace) -> str:
+    """The summary line's note of the optional layers."""
+    text = "" if args.normalization == "none" else f" + {args.normalization} norm"
+    return text + (f" + dropout {args.dropout:g}" if args.dropout else "")
+
+
 def run(args: argparse.Namespace, started: float) -> int:
     """``ferroprop train`` with parsed ``args``; ``started`` is when the command began (for the
     wall time). Returns the exit code; raises CLIError for bad input."""
@@ -80,6 +86,8 @@ def run(args: argparse.Namespace, started: float) -> int:
             dtype=args.dtype,
             init="he",
             seed=args.seed,
+            dropout=args.dropout,
+            normalization=None if args.normalization == "none" else args.normalization,
         )
     except (ValueError, TypeError, OverflowError) as exc:
         raise CLIError(str(exc)) from None
@@ -103,7 +111,7 @@ def run(args: argparse.Namespace, started: float) -> int:
     act_text = ",".join(args.activation)
     print(
         f"{data.name}: {n_train} train / {n_val} validation / {len(data.X_test)} test rows; "
-        f"network {shape} {act_text} ({loss_name}, {args.dtype}); "
+        f"network {shape} {act_text}{_extras(args)} ({loss_name}, {args.dtype}); "
         f"{args.optimizer} lr {lr:g} ({args.lr_schedule}), batch {args.batch_size}, "
         f"{args.epochs} epochs, {get_num_threads()} thread(s)",
         flush=True,
@@ -211,6 +219,8 @@ def run(args: argparse.Namespace, started: float) -> int:
                 "widths": widths,
                 "hidden": list(args.hidden),
                 "activation": act_text,
+                "normalization": args.normalization,
+                "dropout": args.dropout,
                 "loss": loss_name,
                 "task": args.task,
                 "optimizer": args.optimizer,
