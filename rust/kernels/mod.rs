@@ -3,6 +3,7 @@
 //! Layers, losses and optimizers call only the functions re-exported here, on row-major
 //! contiguous slices, so the kernels can be made faster (SIMD, threads) without touching them.
 
+mod dropout;
 mod elementwise;
 mod gemm;
 mod lanes;
@@ -11,6 +12,7 @@ pub mod simd;
 mod softmax;
 mod update;
 
+pub use dropout::{dropout_factors, kept, unit_draw};
 pub use elementwise::{
     activation, activation_backward, add_scaled, all_finite, bias_activation, column_sums,
     finite_max_abs, multiply, sum_squares,

@@ -2,7 +2,8 @@
 //! probability `1 - p` and scaled by `1 / (1 - p)`, else zeroed; in evaluation the identity.
 //!
 //! The mask is not drawn from a stream but computed from a counter-based hash of
-//! `(network seed, layer index, step number, row, unit)`, so it is the same bits for any
+//! `(network seed, layer index, step number, row, unit)` (64-bit per row, 32-bit per unit, so it
+//! vectorises), so it is the same bits for any
 //! thread count and any SIMD path, and the same for two passes at the same step (two
 //! `gradients()` calls see one mask).
 
@@ -28,12 +29,13 @@ fn mix(mut z: u64) -> u64 {
 
 const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// The keep decisions of one layer at one step: `keep(row, unit)`.
+/// The keep decisions of one layer at one step: a key per row, from which
+/// [`kernels::unit_draw`] draws each unit.
 #[derive(Clone, Copy, Debug)]
 pub struct Mask {
     key: u64,
-    /// A unit is dropped when its 53-bit uniform draw falls below this (`p · 2⁵³`).
-    threshold: u64,
+    /// A unit is dropped when its 24-bit uniform draw falls below this (`⌈p · 2²⁴⌉`).
+    threshold: u32,
 }
 
 impl Mask {
@@ -41,20 +43,24 @@ impl Mask {
         let key = mix(mix(mix(seed ^ GOLDEN) ^ layer as u64).wrapping_add(step));
         Mask {
             key,
-            threshold: (p * (1u64 << 53) as f64).ceil() as u64,
+            threshold: (p * (1u32 << 24) as f64).ceil() as u32,
         }
     }
 
-    /// The key of one row, from which [`Self::keep`] draws its units.
+    /// The key of one row.
     #[inline(always)]
-    pub fn row(&self, row: usize) -> u64 {
-        mix(self.key ^ mix(row as u64))
+    pub fn row(&self, row: usize) -> u32 {
+        (mix(self.key ^ mix(row as u64)) >> 32) as u32
     }
 
     #[inline(always)]
-    pub fn keep(&self, row_key: u64, unit: usize) -> bool {
-        let draw = mix(row_key.wrapping_add((unit as u64 + 1).wrapping_mul(GOLDEN)));
-        (draw >> 11) >= self.threshold
+    pub fn keep(&self, row_key: u32, unit: usize) -> bool {
+        kernels::kept(kernels::unit_draw(row_key, unit as u32), self.threshold)
+    }
+
+    /// Row `row`'s mask as factors (`scale` where kept, else 0).
+    pub fn factors<T: Scalar>(&self, row: usize, scale: T, out: &mut [T]) {
+        kernels::dropout_factors(out, self.row(row), self.threshold, scale);
     }
 }
 
@@ -94,10 +100,7 @@ impl LayerOps for Dropout {
         let scale = T::of(1.0 / (1.0 - self.p));
         let factors = io.aux.part(span);
         for (r, row) in pass.mine.clone().zip(factors.chunks_exact_mut(n)) {
-            let key = mask.row(r);
-            for (j, f) in row.iter_mut().enumerate() {
-                *f = if mask.keep(key, j) { scale } else { T::zero() };
-            }
+            mask.factors(r, scale, row);
         }
         kernels::multiply(out, x, factors);
     }
