@@ -16,17 +16,22 @@
 //! use ferroprop::losses::Targets;
 //! use ferroprop::rng::Rng;
 //! use ferroprop::train::{self, Dataset, FitConfig, NoHooks};
-//! use ferroprop::{Activation, Init, Loss, Network, NetworkSpec, OptimizerConfig, OptimizerState};
+//! use ferroprop::{Activation, Init, LayerSpec, Loss, Network, OptimizerConfig, OptimizerState};
+//! use ferroprop::StackSpec;
 //!
-//! // XOR: a 2-8-2 tanh network with a softmax cross-entropy output.
-//! let spec = NetworkSpec {
-//!     widths: vec![2, 8, 2],
-//!     activations: vec![Activation::Tanh],
+//! // XOR: Dense(8) → LayerNorm → tanh → Dense(2), with a softmax cross-entropy output.
+//! let spec = StackSpec {
+//!     input_dim: 2,
+//!     layers: vec![
+//!         LayerSpec::dense(8, Init::Glorot)?,
+//!         LayerSpec::layer_norm(1e-5)?,
+//!         LayerSpec::Activation(Activation::Tanh),
+//!         LayerSpec::dense(2, Init::Glorot)?,
+//!     ],
 //!     loss: Loss::CROSS_ENTROPY,
-//!     init: Init::Glorot,
 //!     seed: 1,
 //! };
-//! let mut net = Network::<f64>::new(&spec)?;
+//! let mut net = Network::<f64>::stack(&spec)?;
 //! let (x, y) = ([0., 0., 0., 1., 1., 0., 1., 1.], [0i64, 1, 1, 0]);
 //! let data = Dataset { x: &x, rows: 4, cols: 2, targets: Targets::Classes(&y), weights: None };
 //! let adam = OptimizerConfig::adam(0.05, (0.9, 0.999), 1e-8, 0.0, false)?;
