@@ -18,6 +18,7 @@
 mod checks;
 mod evaluate;
 mod passes;
+mod spec;
 mod state;
 pub mod workspace;
 
@@ -32,7 +33,10 @@ use crate::losses::{Loss, Targets};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
 
+pub use spec::{NetworkSpec, StackSpec};
 pub use state::{StateEntry, StateRef, StateValues};
+
+use spec::init_neighbour;
 pub use workspace::{Gradients, GradientsView, ParamsView, Workspace, WorkspaceView};
 
 /// Rows per block when evaluating large inputs: memory stays bounded, and per-block sums make
@@ -54,68 +58,6 @@ pub struct Dataset<'a, T> {
 
 /// The targets of a range of a batch's rows, and their sample weights if any.
 pub type Labels<'t, T> = (Targets<'t, T>, Option<&'t [T]>);
-
-/// A stack of layers: what `ferroprop.Sequential` is built from.
-#[derive(Clone, Debug)]
-pub struct StackSpec {
-    pub input_dim: usize,
-    pub layers: Vec<LayerSpec>,
-    pub loss: Loss,
-    /// Seeds initialisation and the dropout masks.
-    pub seed: u64,
-}
-
-/// A plain multilayer perceptron `[n_in, h1, …, n_out]`: Dense and activation layers.
-#[derive(Clone, Debug)]
-pub struct NetworkSpec {
-    /// `[n_in, h1, …, n_out]`.
-    pub widths: Vec<usize>,
-    /// One per hidden layer (`widths.len() - 2` of them).
-    pub activations: Vec<Activation>,
-    pub loss: Loss,
-    pub init: Init,
-    pub seed: u64,
-}
-
-impl NetworkSpec {
-    /// The same network as a stack: `Dense, Activation` per hidden layer, then a Dense.
-    pub fn stack(&self) -> Result<StackSpec> {
-        let widths = &self.widths;
-        if widths.len() < 2 {
-            return Err(Error::value(format!(
-                "widths: expected at least [n_in, n_out], got {widths:?}"
-            )));
-        }
-        if let Some(w) = widths.iter().find(|&&w| w == 0) {
-            return Err(Error::value(format!(
-                "widths: every width must be positive, got {w} in {widths:?}"
-            )));
-        }
-        let hidden = widths.len() - 2;
-        if self.activations.len() != hidden {
-            return Err(Error::value(format!(
-                "activation: expected one name per hidden layer ({hidden}), got {}",
-                self.activations.len()
-            )));
-        }
-        let mut layers = Vec::new();
-        for (l, &units) in widths[1..].iter().enumerate() {
-            layers.push(LayerSpec::Dense {
-                units,
-                init: self.init,
-            });
-            if let Some(&act) = self.activations.get(l) {
-                layers.push(LayerSpec::Activation(act));
-            }
-        }
-        Ok(StackSpec {
-            input_dim: widths[0],
-            layers,
-            loss: self.loss,
-            seed: self.seed,
-        })
-    }
-}
 
 /// A named tensor's description: `shape` as the engine stores it (a Dense weight is
 /// `(fan_in, fan_out)`).
@@ -476,21 +418,6 @@ impl<T: Scalar> Network<T> {
                 .collect::<Result<_>>()?,
         })
     }
-}
-
-/// The activation whose rule a Dense's initial bound follows (scikit-learn's: its own hidden
-/// activation, or for the output layer the last hidden one): the first activation after layer
-/// `i` before the next Dense, else the last one before it.
-fn init_neighbour(specs: &[LayerSpec], i: usize) -> Option<Activation> {
-    let act = |s: &LayerSpec| match s {
-        LayerSpec::Activation(a) => Some(*a),
-        _ => None,
-    };
-    let after = specs[i + 1..]
-        .iter()
-        .take_while(|s| !matches!(s, LayerSpec::Dense { .. }))
-        .find_map(act);
-    after.or_else(|| specs[..i].iter().rev().find_map(act))
 }
 
 #[cfg(test)]

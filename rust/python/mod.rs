@@ -12,6 +12,7 @@ mod layers;
 mod losses;
 mod network;
 mod optimizers;
+mod tensors;
 
 use pyo3::prelude::*;
 
