@@ -1,8 +1,12 @@
 """Model files for `MLPClassifier` and `MLPRegressor`: what is saved, and the checked rebuild.
 
-The file (see `model_files`) holds `coefs.{i}` and `intercepts.{i}`; its config holds the
-constructor parameters, the fitted attributes and, for a classifier, the classes. Loading checks
-every field before building anything: a hostile file raises ValueError, never crashes.
+The file (see `model_files`) holds `coefs.{i}` and `intercepts.{i}` and, with
+`normalization`, `norm.{i}.{name}` (the entries of `norm_state_[i]`: weight and bias, and a
+BatchNorm's running_mean, running_var and num_batches_tracked, a 0-d int64); its config holds
+the constructor parameters, the fitted attributes (with dropout, the masks' seed and step
+count) and, for a classifier, the classes. Files written before `dropout` and `normalization`
+existed load with their defaults. Loading checks every field before building anything: a
+hostile file raises ValueError, never crashes.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ _Y_TYPES = ("binary", "multiclass", "multilabel-indicator")
 _NUMERIC_LABELS = re.compile(r"[<>|=]?[biuf][1248]")
 _STRING_LABELS = re.compile(r"[<>|=]?U[0-9]{1,6}|\|O")
 _OUT_ACTIVATIONS = ("identity", "exp", "softmax", "logistic")
+_NORM_KEYS = {
+    "layer": ("weight", "bias"),
+    "batch": ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"),
+}
+_MAX_SEED = 2**63 - 1
 
 
 def _number(value: Any) -> Any:
@@ -86,6 +95,10 @@ def save(est: Any, path: str | os.PathLike[str]) -> None:
     for i, (w, b) in enumerate(zip(est.coefs_, est.intercepts_, strict=True)):
         tensors[f"coefs.{i}"] = np.ascontiguousarray(w)
         tensors[f"intercepts.{i}"] = np.ascontiguousarray(b)
+    for i, layer in enumerate(est._norm_state()):
+        for key, value in layer.items():
+            want = np.int64 if key == "num_batches_tracked" else est.coefs_[0].dtype
+            tensors[f"norm.{i}.{key}"] = np.array(value, dtype=want, order="C")  # keeps 0-d
     names = getattr(est, "feature_names_in_", None)
     fitted = {
         "dtype": est.coefs_[0].dtype.name,
@@ -103,6 +116,9 @@ def save(est: Any, path: str | os.PathLike[str]) -> None:
         "validation_loss_curve": _numbers(getattr(est, "validation_loss_curve_", None)),
         "no_improvement_count": int(getattr(est, "_no_improvement_count", 0)),
     }
+    if est.dropout:
+        fitted["mask_seed"] = int(getattr(est, "_mask_seed", 0))
+        fitted["training_steps"] = int(getattr(est, "_mask_steps", 0))
     config = {"params": _params(est), "fitted": fitted}
     if hasattr(est, "classes_"):
         lb = est._label_binarizer
@@ -151,7 +167,17 @@ def from_model_file(cls: type, tensors: dict[str, np.ndarray], config: dict) -> 
         est.coefs_.append(tensor(tensors, f"coefs.{i}", (fan_in, fan_out), dtype).copy())
         est.intercepts_.append(tensor(tensors, f"intercepts.{i}", (fan_out,), dtype).copy())
         names += [f"coefs.{i}", f"intercepts.{i}"]
+    norm_state = _norm_state(tensors, est.normalization, hidden, dtype)
+    names += [f"norm.{i}.{key}" for i, layer in enumerate(norm_state) for key in layer]
     reject_extra_tensors(tensors, names)
+    if norm_state:
+        est.norm_state_ = norm_state
+        est._best_norm_state = [{k: v.copy() for k, v in layer.items()} for layer in norm_state]
+    elif est.normalization is not None:  # no hidden layer: nothing to normalise
+        est.norm_state_, est._best_norm_state = [], []
+    if est.dropout:
+        est._mask_seed = _count(fitted, "mask_seed", _MAX_SEED)
+        est._mask_steps = _count(fitted, "training_steps", _MAX_SEED)
 
     est.n_features_in_ = n_features
     feature_names = fitted.get("feature_names_in")
@@ -194,6 +220,36 @@ def from_model_file(cls: type, tensors: dict[str, np.ndarray], config: dict) -> 
         raise ValueError("config['fitted']['out_activation']: not a regressor's output")
     est._build_network(np.dtype(dtype))
     return est
+
+
+def _norm_state(
+    tensors: dict[str, np.ndarray], normalization: Any, hidden: list[int], dtype: str
+) -> list[dict[str, np.ndarray]]:
+    """`norm_state_` from the `norm.{i}.{name}` tensors, each checked (shape, dtype, finite,
+    variances and counts not negative) before use."""
+    keys = _NORM_KEYS.get(normalization, ())
+    state = []
+    for i, units in enumerate(hidden if keys else []):
+        layer = {}
+        for key in keys:
+            name = f"norm.{i}.{key}"
+            if key == "num_batches_tracked":
+                value = tensor(tensors, name, (), "int64")
+            else:
+                value = tensor(tensors, name, (units,), dtype)
+            if key in ("running_var", "num_batches_tracked") and (value < 0).any():
+                raise ValueError(f"tensor {name!r}: expected values >= 0")
+            layer[key] = value.copy()
+        state.append(layer)
+    return state
+
+
+def _count(fitted: dict, key: str, limit: int) -> int:
+    """An optional integer of `fitted` in [0, limit] (0 when absent)."""
+    value = fitted.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise ValueError(f"config['fitted'][{key!r}]: expected an integer in [0, {limit}]")
+    return value
 
 
 def _restore_classes(est: Any, classes: dict) -> None:

@@ -8,7 +8,9 @@ released; the per-epoch bookkeeping below follows `_multilayer_perceptron.py` li
 
 Beyond scikit-learn: `class_weight`, the activations `leaky_relu` and `gelu`,
 `fit(..., validation_data=(X_val, y_val))` with `validation_loss_curve_`, `partial_fit` with
-early stopping against that fixed validation set, and `save(path)` / `ferroprop.load(path)`.
+early stopping against that fixed validation set, `save(path)` / `ferroprop.load(path)`, and
+`dropout` and `normalization` (the layer stack of `ferroprop.Network`). With `dropout=0.0` and
+`normalization=None` (the defaults) the network is scikit-learn's and so are the numerics.
 
 This is the only ferroprop module that imports scikit-learn.
 """
@@ -44,7 +46,9 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _core, _estimator_files, model_files
+from ._model import _entry
 from ._validation import native
+from .network import _stack
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -53,6 +57,20 @@ _ACTIVATIONS = {"identity", "logistic", "tanh", "relu", "leaky_relu", "gelu"}
 _NON_FINITE = (
     "Solver produced non-finite parameter weights. The input data may contain large values "
     "and need to be preprocessed."
+)
+
+
+#: The entries of each normalisation layer in `norm_state_` (torch's names, in its order).
+_NORM_KEYS = {
+    "layer": ("weight", "bias"),
+    "batch": ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"),
+}
+_NORM_KINDS = {"LayerNorm": "layer", "BatchNorm": "batch"}
+_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+_LBFGS_DROPOUT = (
+    "dropout > 0 needs a stochastic solver ('sgd' or 'adam'): L-BFGS's line search compares "
+    "loss values that would each see a different dropout mask. Use dropout=0.0 with "
+    "solver='lbfgs'."
 )
 
 
@@ -66,8 +84,13 @@ def _dense(X: Any) -> Any:
     return X.toarray() if scipy.sparse.issparse(X) else X
 
 
-# (core network, (dtype, activation, loss) it was built for, coefs snapshot, intercepts snapshot)
-_PredictionEntry = tuple[Any, tuple[str, str, str], list[np.ndarray], list[np.ndarray]]
+# A `norm_state_`: per hidden layer, its normalisation layer's entries (name → array).
+_NormState = list[dict[str, np.ndarray]]
+# (core network, (dtype, activation, loss, normalization) it was built for, snapshots of the
+# coefs, intercepts and norm state it holds)
+_PredictionEntry = tuple[
+    Any, tuple[str, str, str, str | None], list[np.ndarray], list[np.ndarray], _NormState
+]
 
 
 class _PredictionCache:
@@ -100,6 +123,66 @@ def _same_arrays(current: Any, snapshot: list[np.ndarray]) -> bool:
     return True
 
 
+def _copy_norm(state: _NormState) -> _NormState:
+    return [{k: np.array(v, copy=True) for k, v in layer.items()} for layer in state]
+
+
+def _same_norm(current: Any, snapshot: _NormState) -> bool:
+    """`_same_arrays` for a `norm_state_` (a list of dicts)."""
+    if not isinstance(current, list) or len(current) != len(snapshot):
+        return False
+    for a, b in zip(current, snapshot, strict=True):
+        if not isinstance(a, dict) or list(a) != list(b):
+            return False
+        if not _same_arrays(list(a.values()), list(b.values())):
+            return False
+    return True
+
+
+def _initial_norm(normalization: str, units: int, dtype: np.dtype) -> dict[str, np.ndarray]:
+    """A fresh normalisation layer's entries, as torch initialises them."""
+    layer = {"weight": np.ones(units, dtype), "bias": np.zeros(units, dtype)}
+    if normalization == "batch":
+        layer["running_mean"] = np.zeros(units, dtype)
+        layer["running_var"] = np.ones(units, dtype)
+        layer["num_batches_tracked"] = np.array(0, dtype=np.int64)
+    return layer
+
+
+def _state_entries(
+    net: Any, coefs: list[np.ndarray], intercepts: list[np.ndarray], norm: _NormState
+) -> list[tuple[str, Any]]:
+    """The full `load_state_dict` list of a core stack from the estimator's fitted state."""
+    dtype = np.dtype(net.dtype)
+    entries: list[tuple[str, Any]] = []
+    dense = normal = 0
+    for i, layer in enumerate(net.layers):
+        if layer.kind == "Dense":
+            entries.append((f"{i}.weight", native(np.transpose(coefs[dense]), dtype)))
+            entries.append((f"{i}.bias", native(intercepts[dense], dtype)))
+            dense += 1
+        elif layer.kind in _NORM_KINDS:
+            for key, value in norm[normal].items():
+                if key == "num_batches_tracked":
+                    entries.append((f"{i}.{key}", int(value)))
+                else:
+                    entries.append((f"{i}.{key}", native(value, dtype)))
+            normal += 1
+    return entries
+
+
+def _norm_from(net: Any) -> _NormState:
+    """The normalisation layers' entries of a core stack, one dict per layer."""
+    kinds = [layer.kind for layer in net.layers]
+    state: _NormState = [{} for kind in kinds if kind in _NORM_KINDS]
+    positions = [i for i, kind in enumerate(kinds) if kind in _NORM_KINDS]
+    for name, value in net.state_dict():
+        index, key = name.split(".", 1)
+        if kinds[int(index)] in _NORM_KINDS:
+            state[positions.index(int(index))][key] = _entry(value)
+    return state
+
+
 class _BaseMLP(BaseEstimator):
     """The shared machinery of both estimators (scikit-learn's `BaseMultilayerPerceptron`)."""
 
@@ -130,6 +213,8 @@ class _BaseMLP(BaseEstimator):
             Options(Real, {np.inf}),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "normalization": [StrOptions({"layer", "batch"}), None],
     }
 
     # -- the network ------------------------------------------------------------------------
@@ -139,13 +224,53 @@ class _BaseMLP(BaseEstimator):
             return self.loss
         return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
 
+    def _layout(self) -> tuple[str | None, float]:
+        """What the training network holds beyond scikit-learn's: (normalization, dropout)."""
+        return self.normalization, float(self.dropout)
+
+    def _norm_state(self) -> _NormState:
+        """`norm_state_` (empty without normalisation), checked against `normalization`."""
+        state = getattr(self, "norm_state_", None)
+        keys = _NORM_KEYS.get(self.normalization)
+        n_hidden = len(self.coefs_) - 1
+        if keys is None:
+            if state:
+                raise ValueError(
+                    "normalization=None, but the model was fitted with normalisation layers "
+                    "(norm_state_): set normalization back or fit again"
+                )
+            return []
+        if (
+            not isinstance(state, list)
+            or len(state) != n_hidden
+            or any(not isinstance(layer, dict) or tuple(layer) != keys for layer in state)
+        ):
+            raise ValueError(
+                f"normalization={self.normalization!r} does not match the fitted model: "
+                f"norm_state_ must hold {n_hidden} dicts with the entries {keys}; set "
+                "normalization back or fit again"
+            )
+        return state
+
+    def _new_network(self, widths: list[int], dtype: str, layout: tuple[str | None, float]) -> Any:
+        """An untrained core network: scikit-learn's `[Dense, Activation] * n, Dense` without
+        extras, else the stack `Dense, [norm], Activation, [Dropout]` per hidden layer."""
+        normalization, dropout = layout
+        if normalization is None and not dropout:
+            return _core.Network(widths, [self.activation], self._engine_loss(), dtype, "glorot", 0)
+        activation = [_core_activation(self.activation)]
+        layers = _stack(widths, activation, "glorot", dropout, normalization)
+        seed = getattr(self, "_mask_seed", 0) if dropout else 0
+        return _core.Network.stack(layers, widths[0], self._engine_loss(), dtype, seed)
+
     def _build_network(self, dtype: np.dtype) -> None:
         """A core network shaped like `coefs_`, holding their values."""
         widths = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
-        self._net = _core.Network(
-            widths, [self.activation], self._engine_loss(), np.dtype(dtype).name, "glorot", 0
-        )
+        self._net_layout = self._layout()
+        self._net = self._new_network(widths, np.dtype(dtype).name, self._net_layout)
         self._push_parameters()
+        if self._net_layout[1]:  # the dropout masks go on where the last network stopped
+            self._net.training_steps = int(getattr(self, "_mask_steps", 0))
         # An optimizer's moments belong to the network it updated (the core refuses another).
         if getattr(self, "_optimizer", None) is not None:
             self._optimizer.reset()
@@ -163,6 +288,7 @@ class _BaseMLP(BaseEstimator):
             or np.dtype(net.dtype) != dtype
             or net.activations[:1] not in ([], [_core_activation(self.activation)])
             or net.widths != [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+            or getattr(self, "_net_layout", None) != self._layout()
         ):
             self._build_network(dtype)
         else:
@@ -174,14 +300,22 @@ class _BaseMLP(BaseEstimator):
 
     def _push_parameters(self) -> None:
         dtype = np.dtype(self._net.dtype)
-        self._net.set_parameters(
-            [native(c, dtype) for c in self.coefs_],
-            [native(b, dtype) for b in self.intercepts_],
-        )
+        if self._net_layout[0] is None:
+            self._net.set_parameters(
+                [native(c, dtype) for c in self.coefs_],
+                [native(b, dtype) for b in self.intercepts_],
+            )
+        else:
+            entries = _state_entries(self._net, self.coefs_, self.intercepts_, self._norm_state())
+            self._net.load_state_dict(entries)
 
     def _pull_parameters(self) -> None:
         self.coefs_ = list(self._net.weights())
         self.intercepts_ = list(self._net.biases())
+        if self._net_layout[0] is not None:
+            self.norm_state_ = _norm_from(self._net)
+        if self._net_layout[1]:
+            self._mask_steps = self._net.training_steps
 
     def _prediction_network(self) -> Any:
         """A core network holding the current `coefs_`/`intercepts_`, for prediction only.
@@ -196,29 +330,41 @@ class _BaseMLP(BaseEstimator):
         and published. Threads still holding the previous network finish with it undisturbed,
         and all threads run their forward passes concurrently (the core releases the GIL).
         """
-        key = (self._dtype().name, _core_activation(self.activation), self._engine_loss())
+        key = (
+            self._dtype().name,
+            _core_activation(self.activation),
+            self._engine_loss(),
+            self.normalization,
+        )
         cache = self.__dict__.get("_prediction_cache")
         if cache is None:  # an estimator unpickled from an older ferroprop
             cache = self._prediction_cache = _PredictionCache()
         entry = cache.entry  # read once: another thread may publish a new entry meanwhile
         if entry is not None:
-            net, entry_key, coefs, intercepts = entry
+            net, entry_key, coefs, intercepts, norm = entry
             if (
                 entry_key == key
                 and _same_arrays(self.coefs_, coefs)
                 and _same_arrays(self.intercepts_, intercepts)
+                and _same_norm(getattr(self, "norm_state_", []), norm)
             ):
                 return net
         coefs = [np.array(c, copy=True) for c in self.coefs_]
         intercepts = [np.array(b, copy=True) for b in self.intercepts_]
+        norm = _copy_norm(self._norm_state())
         dtype = np.dtype(key[0])
         widths = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
-        net = _core.Network(widths, [self.activation], key[2], key[0], "glorot", 0)
-        net.set_parameters(
-            [native(c, dtype) for c in coefs],
-            [native(b, dtype) for b in intercepts],
-        )
-        cache.entry = (net, key, coefs, intercepts)  # one assignment: readers see all or none
+        # Dropout is the identity in evaluation: the prediction network has none.
+        net = self._new_network(widths, key[0], (self.normalization, 0.0))
+        if self.normalization is None:
+            net.set_parameters(
+                [native(c, dtype) for c in coefs],
+                [native(b, dtype) for b in intercepts],
+            )
+        else:
+            net.load_state_dict(_state_entries(net, coefs, intercepts, norm))
+        # One assignment: readers see all or none.
+        cache.entry = (net, key, coefs, intercepts, norm)
         return net
 
     def __getstate__(self) -> dict:
@@ -226,7 +372,7 @@ class _BaseMLP(BaseEstimator):
         # network. An optimizer's state is dropped: `partial_fit` after unpickling starts a
         # fresh one. (A copy: BaseEstimator may hand back `__dict__` itself.)
         state = dict(super().__getstate__())
-        for key in ("_net", "_optimizer", "_fixed_validation"):
+        for key in ("_net", "_net_layout", "_optimizer", "_fixed_validation"):
             state.pop(key, None)
         return state
 
@@ -252,6 +398,15 @@ class _BaseMLP(BaseEstimator):
             self.intercepts_.append(intercept)
         self._best_coefs = [c.copy() for c in self.coefs_]
         self._best_intercepts = [i.copy() for i in self.intercepts_]
+        if self.normalization is None:
+            for key in ("norm_state_", "_best_norm_state"):
+                self.__dict__.pop(key, None)
+        else:
+            units = layer_units[1:-1]
+            self.norm_state_ = [_initial_norm(self.normalization, u, dtype) for u in units]
+            self._best_norm_state = _copy_norm(self.norm_state_)
+        self.__dict__.pop("_mask_seed", None)
+        self._new_mask_seed()
         self._build_network(dtype)
         self._optimizer = None
         self._stopped_early = False
@@ -267,6 +422,17 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
+
+    def _new_mask_seed(self) -> None:
+        """With dropout and no mask seed yet, draws one from `random_state` (after the initial
+        weights, which are then those of the same model without dropout); the masks' step
+        counter starts at 0."""
+        if self.dropout and "_mask_seed" not in self.__dict__:
+            self._mask_seed = int(self._random_state.randint(np.iinfo(np.int32).max))
+            self._mask_steps = 0
+        elif not self.dropout:
+            for key in ("_mask_seed", "_mask_steps"):
+                self.__dict__.pop(key, None)
 
     def _init_coef(self, fan_in: int, fan_out: int, dtype: np.dtype) -> tuple[np.ndarray, ...]:
         # Glorot uniform, drawn exactly as scikit-learn draws it (weights, then intercepts).
@@ -293,9 +459,16 @@ class _BaseMLP(BaseEstimator):
         if np.any(np.array(hidden_layer_sizes) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden_layer_sizes}.")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        if self.dropout and self.solver == "lbfgs":
+            raise ValueError(_LBFGS_DROPOUT)
 
         X, y, labels = self._validate_input(X, y, incremental, reset=first_pass)
         n_features = X.shape[1]
+        if self.normalization == "batch" and X.shape[0] < 2:
+            raise ValueError(
+                "normalization='batch' needs at least 2 samples to train (BatchNorm's batch "
+                f"statistics, PyTorch's rule), got n_samples={X.shape[0]}"
+            )
         sample_weight = self._sample_weight(sample_weight, X, labels)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
@@ -305,8 +478,12 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
         else:
-            if getattr(self, "_net", None) is not None and np.dtype(self._net.dtype) != X.dtype:
-                self._optimizer = None  # its state has the old dtype
+            if getattr(self, "_net", None) is not None and (
+                np.dtype(self._net.dtype) != X.dtype
+                or getattr(self, "_net_layout", None) != self._layout()
+            ):
+                self._optimizer = None  # its state has the old dtype or layers
+            self._new_mask_seed()
             self._network(X.dtype)
 
         validation = self._validation_set(validation_data, incremental)
@@ -548,6 +725,8 @@ class _BaseMLP(BaseEstimator):
             # Restore the best weights (the core network is synced from `coefs_` on next use).
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
+            if self.normalization is not None:
+                self.norm_state_ = self._best_norm_state
 
     def _iteration_ends(self, optimizer: Any) -> None:
         """scikit-learn's `iteration_ends`: the invscaling rate follows the samples seen."""
@@ -588,6 +767,8 @@ class _BaseMLP(BaseEstimator):
                 self.best_validation_score_ = last_valid_score
                 self._best_coefs = [c.copy() for c in self.coefs_]
                 self._best_intercepts = [i.copy() for i in self.intercepts_]
+                if self.normalization is not None:
+                    self._best_norm_state = _copy_norm(self.norm_state_)
         else:
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
@@ -597,6 +778,9 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = self.loss_curve_[-1]
 
     def _fit_lbfgs(self, X: np.ndarray, y: np.ndarray, sample_weight: Any) -> None:
+        if self._net_layout[0] is not None:
+            self._fit_lbfgs_stack(X, y, sample_weight)
+            return
         net = self._net
         dtype = np.dtype(net.dtype)
         shapes = [c.shape for c in self.coefs_]
@@ -623,8 +807,19 @@ class _BaseMLP(BaseEstimator):
             return loss, np.hstack([g.ravel() for g in (*dw, *db)])
 
         packed = np.hstack([p.ravel() for p in (*self.coefs_, *self.intercepts_)])
+        opt_res = self._minimize(loss_and_grad, packed)
+        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+        self.loss_ = opt_res.fun
+        coefs, intercepts = unpack(opt_res.x)
+        if not all(np.isfinite(p).all() for p in (*coefs, *intercepts)):
+            raise ValueError(_NON_FINITE)
+        self.coefs_ = [np.ascontiguousarray(c) for c in coefs]
+        self.intercepts_ = [np.ascontiguousarray(b) for b in intercepts]
+        self._push_parameters()
+
+    def _minimize(self, loss_and_grad: Any, packed: np.ndarray) -> Any:
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
-        opt_res = scipy.optimize.minimize(
+        return scipy.optimize.minimize(
             loss_and_grad,
             packed,
             method="L-BFGS-B",
@@ -636,14 +831,60 @@ class _BaseMLP(BaseEstimator):
                 **_get_additional_lbfgs_options_dict("iprint", iprint),
             },
         )
+
+    def _fit_lbfgs_stack(self, X: np.ndarray, y: np.ndarray, sample_weight: Any) -> None:
+        """L-BFGS over every trainable entry of a stack with normalisation layers (full-batch
+        gradients in training mode: a BatchNorm normalises with the whole set's statistics,
+        which then become its running statistics)."""
+        net = self._net
+        dtype = np.dtype(net.dtype)
+        X = native(X, dtype)
+        y_core = self._targets(y, dtype)
+        if sample_weight is not None:
+            sample_weight = native(sample_weight, dtype)
+        state = net.state_dict()
+        trainable = [(k, v.shape) for k, v in state if k.rsplit(".", 1)[1] not in _BUFFERS]
+        buffers = [(k, v) for k, v in state if k.rsplit(".", 1)[1] in _BUFFERS]
+        splits = np.cumsum([int(np.prod(shape)) for _, shape in trainable])[:-1]
+
+        def unpack(packed: np.ndarray) -> list[tuple[str, Any]]:
+            parts = np.split(packed.astype(dtype, copy=False), splits)
+            entries = [
+                (k, native(p.reshape(shape), dtype))
+                for (k, shape), p in zip(trainable, parts, strict=True)
+            ]
+            return entries + buffers
+
+        def loss_and_grad(packed: np.ndarray) -> tuple[float, np.ndarray]:
+            net.load_state_dict(unpack(packed))
+            loss, grads = net.gradients(X, y_core, sample_weight, float(self.alpha))
+            named = dict(grads)
+            return loss, np.hstack([named[k].ravel() for k, _ in trainable])
+
+        packed = np.hstack([v.ravel() for k, v in state if k.rsplit(".", 1)[1] not in _BUFFERS])
+        opt_res = self._minimize(loss_and_grad, packed)
         self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
         self.loss_ = opt_res.fun
-        coefs, intercepts = unpack(opt_res.x)
-        if not all(np.isfinite(p).all() for p in (*coefs, *intercepts)):
+        if not np.isfinite(opt_res.x).all():
             raise ValueError(_NON_FINITE)
-        self.coefs_ = [np.ascontiguousarray(c) for c in coefs]
-        self.intercepts_ = [np.ascontiguousarray(b) for b in intercepts]
-        self._push_parameters()
+        net.load_state_dict(unpack(opt_res.x))
+        if self._net_layout[0] == "batch":
+            self._full_batch_statistics(X, y_core)
+        self._pull_parameters()
+
+    def _full_batch_statistics(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Sets each BatchNorm's running statistics to those of the whole of `X` at the
+        current parameters (what L-BFGS normalised with): one training step of a copy whose
+        BatchNorms have momentum 1 (the step's update of the copy's parameters is dropped)."""
+        net = self._net
+        layers = _stack(net.widths, [_core_activation(self.activation)], "glorot", 0.0, "batch")
+        layers = [_core.BatchNorm(1.0) if layer.kind == "BatchNorm" else layer for layer in layers]
+        copy = _core.Network.stack(layers, net.widths[0], self._engine_loss(), net.dtype, 0)
+        state = net.state_dict()
+        copy.load_state_dict(state)
+        copy.step(X, y, _core.SGD(1e-3))
+        stats = {k: v for k, v in copy.state_dict() if k.rsplit(".", 1)[1] in _BUFFERS}
+        net.load_state_dict([(k, stats.get(k, v)) for k, v in state])
 
     # -- prediction -------------------------------------------------------------------------
 
@@ -704,8 +945,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Parameters are scikit-learn 1.9's (see its documentation), plus `class_weight` ('balanced'
     or a dict `{label: weight}`, multiplying `sample_weight`) and the activations `leaky_relu`
-    (slope 0.01) and `gelu` (tanh approximation). Predictions `(n_samples,)` (or
-    `(n_samples, n_classes)` for multilabel); `predict_proba` `(n_samples, n_classes)`.
+    (slope 0.01) and `gelu` (tanh approximation), and `dropout` and `normalization` (described
+    below). Predictions `(n_samples,)` (or `(n_samples, n_classes)` for
+    multilabel); `predict_proba` `(n_samples, n_classes)`.
     """
 
     _parameter_constraints: dict = {
@@ -740,6 +982,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_iter_no_change: Any = 10,
         max_fun: int = 15000,
         class_weight: Any = None,
+        dropout: float = 0.0,
+        normalization: str | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -765,6 +1009,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.class_weight = class_weight
+        self.dropout = dropout
+        self.normalization = normalization
 
     loss = "log_loss"
 
@@ -875,7 +1121,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor: scikit-learn's `MLPRegressor`, trained in Rust.
 
     `loss` is 'squared_error' (identity output) or 'poisson' (exp output, `y >= 0`).
-    Predictions `(n_samples,)` or `(n_samples, n_outputs)`.
+    Parameters are otherwise scikit-learn 1.9's, plus `dropout` and `normalization` (described
+    below). Predictions `(n_samples,)` or `(n_samples, n_outputs)`.
     """
 
     _parameter_constraints: dict = {
@@ -910,6 +1157,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         epsilon: float = 1e-8,
         n_iter_no_change: Any = 10,
         max_fun: int = 15000,
+        dropout: float = 0.0,
+        normalization: str | None = None,
     ) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -935,6 +1184,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.dropout = dropout
+        self.normalization = normalization
 
     def _validate_input(
         self, X: Any, y: Any, incremental: bool, reset: bool
@@ -982,5 +1233,37 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         )
 
 
+_EXTRAS_DOC = """
+    Extras beyond scikit-learn (keyword-only; with their defaults the network, and so every
+    number, is scikit-learn's):
+
+    dropout : float in [0, 1), default 0.0
+        Inverted dropout (`torch.nn.Dropout`) after every hidden activation, active only while
+        `fit` / `partial_fit` train: each hidden unit is kept with probability `1 - dropout`
+        and scaled by `1 / (1 - dropout)`; `predict`, `predict_proba` and `score` use the
+        whole network. The masks are drawn from a seed taken from `random_state` (after the
+        initial weights, which are those of the same model without dropout) and a step
+        counter that goes on across `partial_fit` calls, warm starts, pickling and model
+        files, so a fixed `random_state` gives the same model. Needs a stochastic solver:
+        with `solver="lbfgs"`, `fit` raises ValueError, since the line search compares loss
+        values that would each see another mask.
+    normalization : None, "layer" or "batch", default None
+        A normalisation layer between every hidden Dense and its activation: "layer" is
+        `torch.nn.LayerNorm` (per row), "batch" `torch.nn.BatchNorm1d` (batch statistics
+        while training, and running statistics, momentum 0.1, in `predict`). Their learnable
+        scale and shift and BatchNorm's running statistics are the fitted attribute
+        `norm_state_`: one dict per hidden layer, `{"weight", "bias"[, "running_mean",
+        "running_var", "num_batches_tracked"]}` (torch's names), kept like `coefs_` by warm
+        starts, `partial_fit`, pickling and model files. With "batch", every training batch
+        needs at least 2 rows (PyTorch's rule: a `batch_size` leaving a last batch of one row
+        raises ValueError). `solver="lbfgs"` trains on the whole set at once, so a BatchNorm
+        normalises with the statistics of the whole training set, which then become its
+        running statistics. `alpha` penalises the Dense weights only.
+
+    With dropout or BatchNorm, `sample_weight` is not equivalent to repeating samples (the
+    masks are drawn per row, and BatchNorm's statistics are unweighted, as PyTorch's).
+"""
+
 for _cls in (MLPClassifier, MLPRegressor):
+    _cls.__doc__ = (_cls.__doc__ or "").rstrip() + "\n" + _EXTRAS_DOC
     model_files.register(_cls.__name__, functools.partial(_estimator_files.from_model_file, _cls))
