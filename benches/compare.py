@@ -5,8 +5,8 @@ From a fresh clone, one command after installing ferroprop, the peers and the da
     pip install .                                # ferroprop (a release build)
     pip install jax jaxlib scikit-learn          # the peers; PyTorch is used when importable
     apt-get install -y dataset-fashion-mnist     # Fashion-MNIST (Debian/Ubuntu)
-    python benches/compare.py                    # about 8-12 minutes on the 2-core Zen 4 VM
-    python benches/compare.py --quick            # smoke test, about 2.5 minutes
+    python benches/compare.py                    # about 10-14 minutes on the 2-core Zen 4 VM
+    python benches/compare.py --quick            # smoke test, about 4-7 minutes
 
 Markdown goes to stdout (progress to stderr); the raw numbers to ``--json``
 (default ``benches/results.json``). A missing peer is skipped; the NumPy reference always runs.
@@ -15,8 +15,15 @@ What is measured (fp32, 2 threads, Fashion-MNIST, plain SGD lr 0.1, softmax cros
 
 * ``fit`` throughput (samples/s) of 784-100-10 at batch 1 (the first 5,000 training samples per
   epoch), 16, 64 and 256 (60,000 per epoch), and of 784-512-512-10 at batch 256 and 1024, where
-  it is also given as GFLOPS (6 x n_weights x samples/s) and as % of the large-GEMM rate;
+  it is also given as GFLOPS (6 x n_weights x samples/s), as % of the large-GEMM rate and as %
+  of the in-run FMA peak (1-thread rows against the 1-thread peak, the others against the
+  2-thread one);
+* ``fit`` throughput of 784-512(BatchNorm, ReLU, Dropout 0.2)-512(same)-10 at batch 256 and 1024
+  (``fp.Sequential``) against JAX and torch only (NumPy and scikit-learn have no such stack);
 * the large-GEMM rate of this run: NumPy float32 4096^3 matmul, 2 OpenBLAS threads;
+* the FP32 FMA peak of this run: ``ferroprop._core._fma_peak`` (independent ``vfmadd``
+  accumulators on the kernels' SIMD path, best of a few repetitions in 10 ms) on 1 thread, and
+  on 2 (two Python threads calling it at once; it releases the GIL), summed;
 * ``predict`` latency of one row (numpy in, numpy out) and of 10,000 rows;
 * ferroprop with 2 threads against 1 thread (``fp.set_num_threads``) in every training config;
 * the issue's targets, printed as PASS/MISS lines (``--strict`` makes a MISS fail the run).
@@ -31,12 +38,16 @@ How:
   (scikit-learn's through ``warm_start``), and every implementation is reset to them after its
   warm-up (which also compiles JAX, so compile time is excluded). NumPy, JAX and torch share one
   permutation per epoch; ferroprop and scikit-learn shuffle with their own seeded generators.
+  The BatchNorm/Dropout stack starts everywhere from ferroprop's initial ``state_dict()``.
 * Samples per epoch: ferroprop, NumPy, scikit-learn and torch train the last partial batch;
   JAX's ``lax.scan`` needs equal batches and drops it. Throughput is per sample processed.
 * Peers: the NumPy reference is a plain forward/backward/SGD loop (``X[idx]`` gather,
   ``A.T @ G`` weight gradients), JAX runs the whole epoch as one ``jit`` of ``lax.scan``,
   scikit-learn times ``MLPClassifier.fit`` with ``max_iter=1`` (input validation included, as a
-  user pays it), torch is eager ``nn.Sequential`` + ``optim.SGD``.
+  user pays it), torch is eager ``nn.Sequential`` + ``optim.SGD``. For the BatchNorm/Dropout
+  stack JAX's step computes batch statistics, updates the running ones as torch does and draws
+  its dropout masks with ``jax.random`` from a key per step; torch uses ``BatchNorm1d`` and
+  ``Dropout`` in training mode.
 * Threads: OpenBLAS gets 2 threads at start-up (set here before NumPy loads). OpenBLAS with 2
   threads is often slower than with 1 at these small shapes, so the NumPy, scikit-learn and torch
   peers run with both 1 and 2 threads (``--peer-threads``) and each ratio uses the peer's faster
@@ -54,9 +65,15 @@ How:
   ``--trained-rtol`` (4x that at batch 1, where lr 0.1 keeps SGD chaotic), and the loss of its
   final parameters on a fixed subset not by more than 50 % (a "did it train at all" check: that
   loss varies by up to ~25 % between shuffles). (3) ``predict`` outputs must match NumPy's.
+  (4) The BatchNorm/Dropout stack draws different dropout masks in every implementation, so it
+  has no fixed-order run: it gets check (2) (the subset loss in evaluation mode, from each
+  implementation's state dict), and ferroprop's evaluation-mode ``forward`` on 2,000 rows must
+  match a NumPy float64 forward of its own ``state_dict()`` to 1e-4 (probabilities).
   If ferroprop fails any of these, or raises, the exit status is 1; a peer's problems are
   reported as warnings.
-* Noise: this VM is shared; the report warns when the GEMM rate varied by more than 30 %.
+* Noise: this VM is shared; the report warns when the GEMM rate or the FMA peak varied by more
+  than 30 %. The GEMM and the peak are measured at the start, once per repetition of the wide
+  configurations (interleaved with their epochs) and at the end; the medians are reported.
 """
 
 from __future__ import annotations
@@ -82,6 +99,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -104,6 +122,16 @@ WIDE = (784, 512, 512, 10)
 INIT_SEED = 0
 EVAL_ROWS = 10_000
 GEMM_N = 4096
+# The BatchNorm/Dropout configuration: 784-512(BatchNorm, ReLU, Dropout)-512(same)-10, as
+# `fp.Sequential`, `nn.Sequential` and a JAX function, with torch's BatchNorm1d/Dropout defaults.
+BN_STACK = ("dense", "batchnorm", "relu", "dropout") * 2 + ("dense",)
+BN_P = 0.2
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.1
+BN_TITLE = "784-512(BatchNorm, ReLU, Dropout 0.2)-512(same)-10"
+EVAL_FORWARD_ROWS = 2_000
+EVAL_FORWARD_ATOL = 1e-4  # probabilities, ferroprop float32 against NumPy float64
+PEAK_MS = 10.0  # duration of one `_core._fma_peak` call (the best of a few repetitions)
 TITLE = "# ferroprop vs peers: fp32, 2 threads, Fashion-MNIST, plain SGD lr 0.1, ReLU, softmax-CE"
 
 Params = tuple[list[np.ndarray], list[np.ndarray]]
@@ -211,12 +239,44 @@ def eval_loss(params: Params, x64: np.ndarray, y: np.ndarray) -> tuple[float, fl
     a = x64
     for w, b in zip(ws[:-1], bs[:-1], strict=True):
         a = np.maximum(a @ w + b, 0.0)
-    z = a @ ws[-1] + bs[-1]
+    return logits_loss(a @ ws[-1] + bs[-1], y)
+
+
+def logits_loss(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(mean softmax cross-entropy, accuracy) of float64 logits z against classes y."""
     zmax = z.max(axis=1, keepdims=True)
     lse = zmax[:, 0] + np.log(np.exp(z - zmax).sum(axis=1))
     loss = float(np.mean(lse - z[np.arange(len(y)), y]))
     acc = float(np.mean(np.argmax(z, axis=1) == y))
     return loss, acc
+
+
+def bn_logits(state: dict[str, np.ndarray], x64: np.ndarray) -> np.ndarray:
+    """Evaluation-mode logits of the BN_STACK network from its torch-layout state dict, in
+    float64: BatchNorm with the running statistics, Dropout the identity."""
+    sd = {k: np.asarray(v, dtype=np.float64) for k, v in state.items()}
+    a = x64
+    for i, kind in enumerate(BN_STACK):
+        if kind == "dense":
+            a = a @ sd[f"{i}.weight"].T + sd[f"{i}.bias"]
+        elif kind == "batchnorm":
+            scale = sd[f"{i}.weight"] / np.sqrt(sd[f"{i}.running_var"] + BN_EPS)
+            a = (a - sd[f"{i}.running_mean"]) * scale + sd[f"{i}.bias"]
+        elif kind == "relu":
+            a = np.maximum(a, 0.0)
+    return a
+
+
+def bn_sequential(fp: Any) -> Any:
+    """ferroprop's BN_STACK network; seed 0 gives the initial weights every implementation of
+    the configuration starts from."""
+    L = fp.layers
+    return fp.Sequential(
+        [L.Dense(512), L.BatchNorm(), L.Activation("relu"), L.Dropout(BN_P),
+         L.Dense(512), L.BatchNorm(), L.Activation("relu"), L.Dropout(BN_P),
+         L.Dense(10)],
+        input_dim=784, loss="cross_entropy", dtype="float32", seed=INIT_SEED,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------
@@ -288,6 +348,14 @@ class Impl:
 
     def params(self) -> Params:
         raise NotImplementedError
+
+    def evaluate(self, x64: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """(loss, accuracy) of the trained network on x64, in float64 and evaluation mode."""
+        return eval_loss(self.params(), x64, y)
+
+    def extra_checks(self, x64: np.ndarray) -> dict[str, float]:
+        """Further numbers to judge the trained network by (see BnStack)."""
+        return {}
 
 
 class FerropropImpl(Impl):
@@ -579,6 +647,196 @@ class TorchImpl(Impl):
 
 
 # ------------------------------------------------------------------------------------------------
+# The BatchNorm/Dropout configuration. Every implementation starts from ferroprop's initial
+# state dict (torch layout) and is evaluated from its own state dict in evaluation mode; their
+# dropout masks differ, so their parameters are not compared.
+# ------------------------------------------------------------------------------------------------
+
+
+class BnStack:
+    """What the BN_STACK implementations share: their starting state and their evaluation."""
+
+    init_state: dict[str, np.ndarray]
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The trained network as a torch-layout state dict."""
+        raise NotImplementedError
+
+    def evaluate(self, x64: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        return logits_loss(bn_logits(self.state(), x64), y)
+
+    def extra_checks(self, x64: np.ndarray) -> dict[str, float]:
+        return {}
+
+
+class FerropropBnImpl(BnStack, FerropropImpl):
+    """`fp.Sequential` of BN_STACK, trained by `fit` like FerropropImpl."""
+
+    def __init__(
+        self, fp: Any, data: EpochData, state: dict[str, np.ndarray], threads: int
+    ) -> None:
+        Impl.__init__(self, data, WIDE, ([], []))
+        self.fp = fp
+        self.threads = threads
+        self.init_state = state
+        self.net = bn_sequential(fp)
+        self.reset()
+
+    def reset(self) -> None:
+        self.net.load_state_dict(self.init_state)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self.net.state_dict()
+
+    def extra_checks(self, x64: np.ndarray) -> dict[str, float]:
+        """ferroprop's own evaluation-mode forward (float32) against a NumPy float64 forward of
+        its state dict: the largest probability difference."""
+        x = x64[:EVAL_FORWARD_ROWS]
+        probs = self.net.forward(x.astype(np.float32))
+        z = bn_logits(self.state(), x)
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        ref = z / z.sum(axis=1, keepdims=True)
+        return {"eval_forward_max_abs_diff": float(np.max(np.abs(probs - ref)))}
+
+
+_JAX_BN_FNS: dict[str, Any] = {}
+
+
+def jax_bn_functions(jax: Any) -> dict[str, Any]:
+    """The jitted whole-epoch lax.scan of BN_STACK: BatchNorm in training mode (batch statistics,
+    running statistics updated as torch does), inverted dropout from a key per step."""
+    if _JAX_BN_FNS:
+        return _JAX_BN_FNS
+    jnp = jax.numpy
+
+    def loss_fn(params: Any, stats: Any, xb: Any, yb: Any, key: Any) -> tuple[Any, Any]:
+        a, new_stats = xb, []
+        for (w, b), (g, beta), (mean_run, var_run) in zip(
+            params["dense"][:-1], params["bn"], stats, strict=True
+        ):
+            z = a @ w + b
+            mean, var = jnp.mean(z, axis=0), jnp.var(z, axis=0)  # biased, to normalise
+            z = (z - mean) * jax.lax.rsqrt(var + BN_EPS) * g + beta
+            n = z.shape[0]
+            new_stats.append(
+                (
+                    (1 - BN_MOMENTUM) * mean_run + BN_MOMENTUM * mean,
+                    (1 - BN_MOMENTUM) * var_run + BN_MOMENTUM * var * (n / (n - 1)),
+                )
+            )
+            a = jax.nn.relu(z)
+            key, sub = jax.random.split(key)
+            keep = jax.random.bernoulli(sub, 1.0 - BN_P, a.shape)
+            a = jnp.where(keep, a / (1.0 - BN_P), 0.0)
+        w, b = params["dense"][-1]
+        z = a @ w + b
+        picked = jnp.take_along_axis(z, yb[:, None], axis=1)[:, 0]
+        loss = jnp.mean(jax.nn.logsumexp(z, axis=1) - picked)
+        return loss, tuple(jax.lax.stop_gradient(s) for s in new_stats)
+
+    def step(carry: Any, xb: Any, yb: Any, key: Any) -> tuple[Any, Any]:
+        params, stats = carry
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        (loss, stats), grads = grad_fn(params, stats, xb, yb, key)
+        params = jax.tree_util.tree_map(lambda p, g: p - LR * g, params, grads)
+        return (params, stats), loss
+
+    def epoch(carry: Any, x: Any, y: Any, idx: Any, keys: Any) -> tuple[Any, Any]:
+        def body(c: Any, xs: Any) -> tuple[Any, Any]:
+            batch_idx, key = xs
+            return step(c, x[batch_idx], y[batch_idx], key)
+
+        return jax.lax.scan(body, carry, (idx, keys))
+
+    _JAX_BN_FNS.update(epoch=jax.jit(epoch))
+    return _JAX_BN_FNS
+
+
+class JaxBnImpl(BnStack, Impl):
+    peer = "jax"
+    label = "JAX scan"
+
+    def __init__(self, jax: Any, data: EpochData, state: dict[str, np.ndarray]) -> None:
+        super().__init__(data, WIDE, ([], []))
+        self.jax = jax
+        self.init_state = state
+        self.fns = jax_bn_functions(jax)
+        self.xd = jax.device_put(data.x)
+        self.yd = jax.device_put(data.y.astype(np.int32))
+        self.n_full = data.n // data.batch * data.batch
+        self.reset()
+
+    def thread_context(self) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def reset(self) -> None:
+        sd, put = self.init_state, self.jax.device_put
+        dense = [i for i, k in enumerate(BN_STACK) if k == "dense"]
+        bns = [i for i, k in enumerate(BN_STACK) if k == "batchnorm"]
+        params = {
+            "dense": tuple(
+                (put(np.ascontiguousarray(sd[f"{i}.weight"].T)), put(sd[f"{i}.bias"]))
+                for i in dense
+            ),
+            "bn": tuple((put(sd[f"{i}.weight"]), put(sd[f"{i}.bias"])) for i in bns),
+        }
+        stats = tuple((put(sd[f"{i}.running_mean"]), put(sd[f"{i}.running_var"])) for i in bns)
+        self.carry = (params, stats)
+
+    def prepare(self, epoch: int) -> None:
+        perm = self.data.perm(epoch).astype(np.int32)
+        idx = perm[: self.n_full].reshape(-1, self.data.batch)
+        self.idx = self.jax.device_put(idx)
+        self.keys = self.jax.random.split(self.jax.random.key(epoch + 1), len(idx))
+        self.jax.block_until_ready((self.idx, self.keys))
+
+    def run(self) -> int:
+        self.carry, losses = self.fns["epoch"](self.carry, self.xd, self.yd, self.idx, self.keys)
+        self.jax.block_until_ready(self.carry)
+        self.last_loss = float(np.mean(np.asarray(losses)))
+        return self.n_full
+
+    def state(self) -> dict[str, np.ndarray]:
+        (params, stats), sd = self.carry, {}
+        dense = [i for i, k in enumerate(BN_STACK) if k == "dense"]
+        bns = [i for i, k in enumerate(BN_STACK) if k == "batchnorm"]
+        for i, (w, b) in zip(dense, params["dense"], strict=True):
+            sd[f"{i}.weight"], sd[f"{i}.bias"] = np.asarray(w).T, np.asarray(b)
+        for i, (g, beta), (mean, var) in zip(bns, params["bn"], stats, strict=True):
+            sd[f"{i}.weight"], sd[f"{i}.bias"] = np.asarray(g), np.asarray(beta)
+            sd[f"{i}.running_mean"], sd[f"{i}.running_var"] = np.asarray(mean), np.asarray(var)
+        return sd
+
+
+class TorchBnImpl(BnStack, TorchImpl):
+    """Eager `nn.Sequential` of Linear/BatchNorm1d/ReLU/Dropout in training mode."""
+
+    def __init__(
+        self, torch: Any, data: EpochData, state: dict[str, np.ndarray], threads: int
+    ) -> None:
+        self.init_state = state
+        super().__init__(torch, data, WIDE, ([], []), threads)
+
+    def reset(self) -> None:
+        nn = self.torch.nn
+        kinds = {
+            "dense": lambda i: nn.Linear(*self.init_state[f"{i}.weight"].shape[::-1]),
+            "batchnorm": lambda i: nn.BatchNorm1d(len(self.init_state[f"{i}.weight"])),
+            "relu": lambda i: nn.ReLU(),
+            "dropout": lambda i: nn.Dropout(BN_P),
+        }
+        self.model = nn.Sequential(*(kinds[k](i) for i, k in enumerate(BN_STACK)))
+        self.model.load_state_dict(
+            {k: self.torch.from_numpy(np.array(v)) for k, v in self.init_state.items()}
+        )
+        self.model.train()
+        self.opt = self.torch.optim.SGD(self.model.parameters(), lr=LR)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().numpy().copy() for k, v in self.model.state_dict().items()}
+
+
+# ------------------------------------------------------------------------------------------------
 # Driver
 # ------------------------------------------------------------------------------------------------
 
@@ -589,9 +847,12 @@ class Config:
     widths: tuple[int, ...]
     batch: int
     rows: int  # training rows per epoch
+    stack: str = "plain"  # "plain": Dense+ReLU (every peer); "bn": BN_STACK (ferroprop, JAX, torch)
 
     @property
     def title(self) -> str:
+        if self.stack == "bn":
+            return f"{BN_TITLE} B={self.batch}"
         return f"{'-'.join(map(str, self.widths))} B={self.batch}"
 
     @property
@@ -618,6 +879,17 @@ class Peers:
             impls += [SklearnImpl(self.mlp_cls, data, widths, init, t) for t in self.peer_threads]
         if self.torch is not None:
             impls += [TorchImpl(self.torch, data, widths, init, t) for t in self.peer_threads]
+        return impls
+
+    def build_bn(
+        self, data: EpochData, state: dict[str, np.ndarray], fp_threads: Sequence[int]
+    ) -> list[Impl]:
+        """The BN_STACK implementations: ferroprop, JAX and torch (NumPy and sklearn have none)."""
+        impls: list[Impl] = [FerropropBnImpl(self.fp, data, state, t) for t in fp_threads]
+        if self.jax is not None:
+            impls.append(JaxBnImpl(self.jax, data, state))
+        if self.torch is not None:
+            impls += [TorchBnImpl(self.torch, data, state, t) for t in self.peer_threads]
         return impls
 
 
@@ -766,6 +1038,45 @@ class GemmProbe:
         return [g for runs in self.runs.values() for g in runs]
 
 
+class PeakProbe:
+    """This run's fp32 FMA peak in GFLOPS: ferroprop's `_core._fma_peak` microbench (independent
+    `vfmadd` chains on the kernels' SIMD path, best of a few repetitions in PEAK_MS ms), on one
+    thread, and on two at once (two Python threads; it releases the GIL), summed."""
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self.runs: dict[int, dict[str, list[float]]] = {1: {}, THREADS: {}}
+        self.core._fma_peak(PEAK_MS)  # warm-up: page in the code, let the clock ramp up
+
+    def measure(self, when: str) -> tuple[float, float]:
+        """(1-thread, THREADS-thread) peak now, after the usual settling sleep."""
+        settle()
+        one = self.core._fma_peak(PEAK_MS)
+        settle()
+        results = [0.0] * THREADS
+        start = threading.Barrier(THREADS)
+
+        def member(i: int) -> None:
+            start.wait()
+            results[i] = self.core._fma_peak(PEAK_MS)
+
+        team = [threading.Thread(target=member, args=(i,)) for i in range(THREADS)]
+        for t in team:
+            t.start()
+        for t in team:
+            t.join()
+        both = sum(results)
+        self.runs[1].setdefault(when, []).append(one)
+        self.runs[THREADS].setdefault(when, []).append(both)
+        return one, both
+
+    def all_runs(self, threads: int) -> list[float]:
+        return [g for runs in self.runs[threads].values() for g in runs]
+
+    def median(self, threads: int) -> float:
+        return statistics.median(self.all_runs(threads))
+
+
 def time_training(
     cfg: Config,
     peers: Peers,
@@ -774,12 +1085,17 @@ def time_training(
     repeats: int,
     seed: int,
     gemm: GemmProbe | None = None,
+    peak: PeakProbe | None = None,
 ) -> dict[str, Any]:
-    """Time `repeats` interleaved epochs of every implementation (and one GEMM per repetition
-    when `gemm` is given), then evaluate each one's trained parameters on `eval_xy`."""
-    init = initial_params(peers.fp, cfg.widths)
+    """Time `repeats` interleaved epochs of every implementation (and one GEMM and one FMA-peak
+    measurement per repetition when `gemm` / `peak` are given), then evaluate each one's trained
+    parameters on `eval_xy`."""
     data = EpochData(data_xy[0][: cfg.rows], data_xy[1][: cfg.rows], cfg.batch, seed=seed)
-    impls = peers.build(data, cfg.widths, init, fp_threads=(THREADS, 1))
+    if cfg.stack == "bn":
+        impls = peers.build_bn(data, bn_sequential(peers.fp).state_dict(), (THREADS, 1))
+    else:
+        init = initial_params(peers.fp, cfg.widths)
+        impls = peers.build(data, cfg.widths, init, fp_threads=(THREADS, 1))
     errors: dict[str, str] = {}
     log(f"{cfg.title}: warming up {', '.join(i.name for i in impls)}")
     for impl in impls:
@@ -818,6 +1134,9 @@ def time_training(
         )
         if gemm is not None:
             line += f"; GEMM {gemm.measure('interleaved')[0]:.0f} GFLOPS"
+        if peak is not None:
+            one, both = peak.measure("interleaved")
+            line += f"; FMA peak {one:.0f} (1t) / {both:.0f} ({THREADS}t) GFLOPS"
         log(f"{cfg.title} rep {rep + 1}/{repeats}: {line}")
         if rep + 1 == PRUNE_AFTER < repeats:
             pruned = slow_variants(impls, samples, times, errors)
@@ -825,6 +1144,7 @@ def time_training(
                 log(f"{cfg.title}: no longer timing {', '.join(sorted(pruned))} (< half the speed)")
     result: dict[str, Any] = {
         "title": cfg.title,
+        "stack": cfg.stack,
         "widths": list(cfg.widths),
         "batch": cfg.batch,
         "rows_per_epoch": cfg.rows,
@@ -844,7 +1164,7 @@ def time_training(
         else:
             n = samples[impl.name]
             rates = [n / t for t in times[impl.name]]
-            loss, acc = eval_loss(impl.params(), *eval_xy)
+            loss, acc = impl.evaluate(*eval_xy)
             entry |= {
                 "samples_per_epoch": n,
                 "seconds": times[impl.name],
@@ -857,6 +1177,7 @@ def time_training(
                 "subset_loss": loss,
                 "subset_accuracy": acc,
             }
+            entry |= impl.extra_checks(eval_xy[0])
         result["impls"][impl.name] = entry
     return result
 
@@ -1073,6 +1394,8 @@ def build_targets(
     targets = []
     fp_key, fp1_key = f"ferroprop ({THREADS}t)", "ferroprop (1t)"
     for res in training.values():
+        if res["stack"] != "plain":
+            continue  # the issue sets no targets for the BatchNorm/Dropout stack
         title, bsz = res["title"], res["batch"]
         wide = len(res["widths"]) > 3
         want = 1.05 if wide else BATCH_TARGET_VS_JAX.get(bsz)
@@ -1160,6 +1483,13 @@ def judge(
                 complain(v["peer"], f"{res['title']}: {name} failed: {v['error']}")
             elif not (math.isfinite(v["subset_loss"]) and math.isfinite(v["last_epoch_loss"])):
                 complain(v["peer"], f"{res['title']}: {name} trained to a non-finite loss")
+            elif not v.get("eval_forward_max_abs_diff", 0.0) <= EVAL_FORWARD_ATOL:
+                complain(
+                    v["peer"],
+                    f"{res['title']}: {name}: evaluation-mode forward differs from a NumPy "
+                    f"forward of its own state dict by {v['eval_forward_max_abs_diff']:.1e} "
+                    f"(tolerance {EVAL_FORWARD_ATOL:g})",
+                )
         epoch_losses = [
             v["last_epoch_loss"] for v in peers_ok if math.isfinite(v["last_epoch_loss"])
         ]
@@ -1233,6 +1563,21 @@ def report(res: dict[str, Any], args: Any) -> str:
         f"\n**Large GEMM** (numpy float32 {GEMM_N}³, {THREADS} OpenBLAS threads): "
         f"**{gemm['gflops_median']:.0f} GFLOPS**, median of {len(gemm['gflops'])} ({runs})"
     )
+    peak = res["fma_peak"]
+    runs = "; ".join(
+        f"{when}: "
+        + ", ".join(
+            f"{a:.0f}/{b:.0f}" for a, b in zip(one, peak["runs"][THREADS][when], strict=True)
+        )
+        for when, one in peak["runs"][1].items()
+    )
+    out.append(
+        f"\n**FP32 FMA peak** (`_core._fma_peak`: {peak['accumulators']} independent `vfmadd` "
+        f"accumulators on the {peak['simd_path']} path, best of a few repetitions in "
+        f"{peak['millis']:g} ms): **{peak['median'][1]:.0f} GFLOPS on 1 thread, "
+        f"{peak['median'][THREADS]:.0f} on {THREADS}** (two calls at once, summed), medians of "
+        f"{len(peak['gflops'][1])} (1t/{THREADS}t: {runs})"
+    )
 
     out.append("\n## Correctness: fixed batch order, same initial weights\n")
     rows = []
@@ -1293,21 +1638,68 @@ def report(res: dict[str, Any], args: Any) -> str:
 
         wide = [r for r in training.values() if len(r["widths"]) > 3]
         if wide:
+            p1, p2 = peak["median"][1], peak["median"][THREADS]
             out.append(
-                "\n### 784-512-512-10: achieved GFLOPS (6 × n_weights × samples/s) and % of "
-                f"the {gemm['gflops_median']:.0f} GFLOPS large GEMM\n"
+                "\n### 784-512-512-10: achieved GFLOPS (6 × n_weights × samples/s), % of the "
+                f"{gemm['gflops_median']:.0f} GFLOPS large GEMM and % of the in-run FMA peak "
+                f"({p1:.0f} GFLOPS for 1-thread rows, {p2:.0f} for {THREADS}-thread rows and "
+                "JAX)\n"
             )
             rows = []
             for r in wide:
                 for name, v in r["impls"].items():
                     gf = 6 * r["n_weights"] * v["median"] / 1e9
+                    cap = p1 if v["threads"] == 1 else p2
                     rows.append(
                         [r["title"], name, fmt_rate(v["median"]), f"{gf:.0f}",
-                         f"{100 * gf / gemm['gflops_median']:.0f}%"]
+                         f"{100 * gf / gemm['gflops_median']:.0f}%", f"{100 * gf / cap:.0f}%"]
                     )  # fmt: skip
             out.append(
-                md_table(["config", "implementation", "samples/s", "GFLOPS", "% of GEMM"], rows)
+                md_table(
+                    ["config", "implementation", "samples/s", "GFLOPS", "% of GEMM",
+                     "% of FMA peak"],
+                    rows,
+                )
+            )  # fmt: skip
+            if any(r["stack"] == "bn" for r in wide):
+                out.append(
+                    "\nFor the BatchNorm/Dropout stack, GFLOPS counts the Dense layers' FLOPs "
+                    "only (the same 6 × n_weights per sample)."
+                )
+
+        bn = [r for r in training.values() if r["stack"] == "bn"]
+        if bn:
+            out.append(f"\n### {BN_TITLE}: ferroprop vs JAX scan and torch eager\n")
+            out.append(
+                "Every implementation starts from ferroprop's initial state dict (BatchNorm in "
+                "training mode with batch statistics and running-statistic updates, inverted "
+                "dropout with each its own masks). Parameters are not compared: the loss after "
+                "the timed epochs is (table below), and ferroprop's evaluation-mode `forward` on "
+                f"{EVAL_FORWARD_ROWS:,} rows must match a NumPy float64 forward of its own state "
+                f"dict to {EVAL_FORWARD_ATOL:g} (probabilities).\n"
             )
+            rows = []
+            for r in bn:
+                imp = r["impls"]
+                jb, tb = best_of(r, "jax"), best_of(r, "torch")
+                tag = f" ({tb[1]['threads']}t)" if tb else ""
+                diffs = [v["eval_forward_max_abs_diff"] for v in imp.values()
+                         if "eval_forward_max_abs_diff" in v]  # fmt: skip
+                rows.append(
+                    [r["title"], fmt_rate(imp[fp2]["median"]),
+                     fmt_rate(imp["ferroprop (1t)"]["median"]),
+                     "—" if jb is None else fmt_rate(jb[1]["median"]),
+                     "—" if tb is None else fmt_rate(tb[1]["median"]) + tag,
+                     fmt_ratio(ratio(r, "jax")), fmt_ratio(ratio(r, "torch")),
+                     f"{max(diffs):.1e}" if diffs else "—"]
+                )  # fmt: skip
+            out.append(
+                md_table(
+                    ["config", "ferroprop", "ferroprop 1t", "JAX scan", "torch", "fp / JAX",
+                     "fp / torch", "eval forward max abs Δ vs NumPy"],
+                    rows,
+                )
+            )  # fmt: skip
 
         out.append("\n### ferroprop threads: 2 vs 1 (`fp.set_num_threads`)\n")
         rows = []
@@ -1465,7 +1857,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--only",
         default="",
         help="comma-separated subset of: "
-        "b1,b16,b64,b256,wide-b256,wide-b1024,predict (checks and GEMM always run)",
+        "b1,b16,b64,b256,wide-b256,wide-b1024,bn-b256,bn-b1024,predict (checks, GEMM and FMA "
+        "peak always run)",
     )
     p.add_argument(
         "--peers",
@@ -1552,6 +1945,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     probe.measure("start", args.gemm_repeats)
     log(f"GEMM {GEMM_N}^3: " + ", ".join(f"{g:.0f}" for g in probe.runs["start"]) + " GFLOPS")
 
+    log("measuring the FMA peak")
+    peak = PeakProbe(fp._core)
+    for _ in range(args.gemm_repeats):
+        peak.measure("start")
+    log(
+        "FMA peak 1t/2t: "
+        + ", ".join(
+            f"{a:.0f}/{b:.0f}"
+            for a, b in zip(peak.runs[1]["start"], peak.runs[THREADS]["start"], strict=True)
+        )
+        + " GFLOPS"
+    )
+
     checks = run_checks(peers, x_train, y_train, x_eval, y_eval, args)
 
     rows_full = 12_000 if args.quick else 60_000
@@ -1562,6 +1968,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Config("b256", SMALL, 256, rows_full),
         Config("wide-b256", WIDE, 256, rows_full),
         Config("wide-b1024", WIDE, 1024, rows_full),
+        Config("bn-b256", WIDE, 256, rows_full, stack="bn"),
+        Config("bn-b1024", WIDE, 1024, rows_full, stack="bn"),
     ]
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     training = {}
@@ -1576,6 +1984,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.repeats,
             args.seed,
             gemm=probe if len(cfg.widths) > 3 else None,  # same noise as the wide model's epochs
+            peak=peak if len(cfg.widths) > 3 else None,
         )
     single = batch = None
     if not only or "predict" in only:
@@ -1583,6 +1992,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     probe.measure("end", args.gemm_repeats)
     log(f"GEMM {GEMM_N}^3 at the end: " + ", ".join(f"{g:.0f}" for g in probe.runs["end"]))
+    for _ in range(args.gemm_repeats):
+        peak.measure("end")
+    log(
+        "FMA peak 1t/2t at the end: "
+        + ", ".join(
+            f"{a:.0f}/{b:.0f}"
+            for a, b in zip(peak.runs[1]["end"], peak.runs[THREADS]["end"], strict=True)
+        )
+    )
     gemm = statistics.median(probe.all_runs)
     if max(probe.all_runs) > 1.3 * min(probe.all_runs):
         warn.append(
@@ -1590,6 +2008,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "this run: something else was using the cores (or the host was contended), so every "
             "number here is noisier than usual; compare ratios only, or re-run on a quiet machine"
         )
+    for t in (1, THREADS):
+        runs = peak.all_runs(t)
+        if max(runs) > 1.3 * min(runs):
+            warn.append(
+                f"the {t}-thread FMA peak ranged {min(runs):.0f}–{max(runs):.0f} GFLOPS in this "
+                "run: the cores were shared for a while"
+            )
     failures, more_warnings = judge(checks, training, single, batch, args.trained_rtol)
     warn += more_warnings
 
@@ -1609,6 +2034,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "gflops": probe.all_runs,
             "gflops_median": gemm,
             "runs": probe.runs,
+        },
+        "fma_peak": {
+            "millis": PEAK_MS,
+            "simd_path": fp._core.simd_path(),
+            "accumulators": 12,
+            "gflops": {t: peak.all_runs(t) for t in (1, THREADS)},
+            "median": {t: peak.median(t) for t in (1, THREADS)},
+            "runs": peak.runs,
         },
         "checks": checks,
         "training": training,

@@ -8,6 +8,7 @@ mod elementwise;
 mod gemm;
 mod lanes;
 pub mod math;
+pub mod peak;
 pub mod simd;
 mod softmax;
 mod update;

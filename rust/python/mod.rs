@@ -96,6 +96,16 @@ mod _core {
         crate::kernels::simd::isa().name()
     }
 
+    /// This CPU's single-thread fp32 FMA peak in GFLOPS, measured over `millis` milliseconds
+    /// (the best of a few short repetitions; `benches/compare.py` calls it from two threads at
+    /// once for the two-core peak, which is why the GIL is released).
+    #[pyfunction]
+    fn _fma_peak(py: Python<'_>, millis: f64) -> PyResult<f64> {
+        guarded("_fma_peak", || {
+            Ok(py.detach(|| crate::kernels::peak::fma_peak_gflops(millis))?)
+        })
+    }
+
     /// The number of threads ferroprop's kernels may use.
     #[pyfunction]
     fn get_num_threads(py: Python<'_>) -> PyResult<usize> {
