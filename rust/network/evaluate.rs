@@ -26,7 +26,7 @@ impl<T: Scalar> Network<T> {
         }
         let out = Shared::new(out);
         let params = self.params();
-        let make = || Workspace::new(self, rows.min(EVAL_BLOCK));
+        let make = || Workspace::for_eval(self, rows.min(EVAL_BLOCK));
         threads::team_with(self.members_for(rows), make, |team, ws| {
             let ws = ws.view();
             for block in team.share(rows.div_ceil(EVAL_BLOCK), 1) {
@@ -68,7 +68,7 @@ impl<T: Scalar> Network<T> {
         )?;
         let shared = Shared::new(&mut sums);
         let params = self.params();
-        let make = || Workspace::new(self, rows.min(EVAL_BLOCK));
+        let make = || Workspace::for_eval(self, rows.min(EVAL_BLOCK));
         threads::team_with(self.members_for(rows), make, |team, ws| {
             // SAFETY: every member evaluates the same data; nothing writes the parameters.
             unsafe { self.evaluate_in(team, &params, &data, ws, shared) }

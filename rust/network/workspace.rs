@@ -59,8 +59,18 @@ pub struct Workspace<T> {
 }
 
 impl<T: Scalar> Workspace<T> {
-    /// Buffers for batches of up to `rows` samples of `net` (none for fused activations).
+    /// Buffers for training batches of up to `rows` samples of `net` (none for fused
+    /// activations).
     pub fn new(net: &Network<T>, rows: usize) -> Result<Self> {
+        Self::with(net, rows, true)
+    }
+
+    /// Buffers for evaluating up to `rows` samples: no gradient buffers.
+    pub fn for_eval(net: &Network<T>, rows: usize) -> Result<Self> {
+        Self::with(net, rows, false)
+    }
+
+    fn with(net: &Network<T>, rows: usize, training: bool) -> Result<Self> {
         let what = || format!("the activations of {rows} rows");
         let mut ws = Workspace {
             rows,
@@ -82,7 +92,8 @@ impl<T: Scalar> Workspace<T> {
                 (Some(0), 0)
             };
             ws.out.push(zeros(per_row, &what())?);
-            ws.grad.push(zeros(per_row, &what())?);
+            ws.grad
+                .push(zeros(per_row.filter(|_| training).or(Some(0)), &what())?);
             ws.aux.push(zeros(aux, &what())?);
             ws.stats.push(zeros(Some(stats), &what())?);
         }

@@ -208,7 +208,7 @@ impl<T: Scalar> Trainer<T> {
         let completed = AtomicU64::new(first_step);
         let make = || {
             validation
-                .map(|v| Workspace::new(&stepper.net, v.rows.min(EVAL_BLOCK)))
+                .map(|v| Workspace::for_eval(&stepper.net, v.rows.min(EVAL_BLOCK)))
                 .transpose()
         };
 
