@@ -102,3 +102,14 @@ impl<T: Scalar> Network<T> {
         Ok(())
     }
 }
+
+/// Checks scikit-learn's L2 factor: finite and `>= 0`.
+pub(crate) fn check_alpha(alpha: f64) -> Result<()> {
+    if alpha.is_finite() && alpha >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::value(format!(
+            "alpha: expected a finite value >= 0, got {alpha}"
+        )))
+    }
+}

@@ -44,6 +44,20 @@ impl<T: Scalar> Network<T> {
         })
     }
 
+    /// The predicted class of each row of `x` (the argmax of its outputs, the first on ties),
+    /// in evaluation mode: what `predict` returns for the cross-entropies.
+    pub fn predict_classes(&self, x: &[T], rows: usize) -> Result<Vec<i64>> {
+        let n_out = self.n_outputs();
+        self.check_inputs_shape(x, rows, self.n_inputs())?; // before allocating
+        let mut out = zeros(rows.checked_mul(n_out), "the outputs")?;
+        self.forward(x, rows, &mut out)?;
+        let mut classes = zeros(Some(rows), "the predicted classes")?;
+        for (c, row) in classes.iter_mut().zip(out.chunks_exact(n_out)) {
+            *c = crate::losses::argmax(row) as i64;
+        }
+        Ok(classes)
+    }
+
     /// Mean loss and, except for MSE, the accuracy of `x` against `targets` (both checked
     /// here). Summed per fixed block of rows, so the result does not depend on the number of
     /// threads.

@@ -33,6 +33,7 @@ use crate::losses::{Loss, Targets};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
 
+pub(crate) use checks::check_alpha;
 pub use spec::{NetworkSpec, StackSpec};
 pub use state::{StateEntry, StateRef, StateValues};
 

@@ -26,6 +26,7 @@ impl<T: Scalar> Network<T> {
         grads: &mut Gradients<T>,
     ) -> Result<f64> {
         let rows = data.rows;
+        super::checks::check_alpha(alpha)?;
         self.check_data(data.x, rows, data.cols, &data.targets)?;
         self.check_weights(data.weights, rows, "sample_weight")?;
         self.check_training_rows(rows, "X")?;

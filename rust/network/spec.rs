@@ -22,7 +22,7 @@ pub struct StackSpec {
 pub struct NetworkSpec {
     /// `[n_in, h1, …, n_out]`.
     pub widths: Vec<usize>,
-    /// One per hidden layer (`widths.len() - 2` of them).
+    /// One per hidden layer (`widths.len() - 2` of them), or one for all of them.
     pub activations: Vec<Activation>,
     pub loss: Loss,
     pub init: Init,
@@ -44,7 +44,12 @@ impl NetworkSpec {
             )));
         }
         let hidden = widths.len() - 2;
-        if self.activations.len() != hidden {
+        // One activation stands for every hidden layer.
+        let activations = match self.activations[..] {
+            [only] => vec![only; hidden],
+            _ => self.activations.clone(),
+        };
+        if activations.len() != hidden {
             return Err(Error::value(format!(
                 "activation: expected one name per hidden layer ({hidden}), got {}",
                 self.activations.len()
@@ -56,7 +61,7 @@ impl NetworkSpec {
                 units,
                 init: self.init,
             });
-            if let Some(&act) = self.activations.get(l) {
+            if let Some(&act) = activations.get(l) {
                 layers.push(LayerSpec::Activation(act));
             }
         }

@@ -37,17 +37,6 @@ pub struct FitArgs<'a, 'py> {
     pub finite_checked: bool,
 }
 
-/// `alpha` as scikit-learn accepts it: finite and >= 0.
-pub fn check_alpha(alpha: f64) -> PyResult<()> {
-    if alpha.is_finite() && alpha >= 0.0 {
-        Ok(())
-    } else {
-        Err(value_error(format!(
-            "alpha: expected a finite value >= 0, got {alpha}"
-        )))
-    }
-}
-
 /// A visiting order: int64 indices, converted to `usize` (range and repeats are checked by
 /// the trainer).
 fn borrow_order(order: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
@@ -85,7 +74,6 @@ pub fn fit<T: Typed>(
     this: &PyNetwork,
     args: FitArgs<'_, '_>,
 ) -> PyResult<Vec<EpochRow>> {
-    check_alpha(args.alpha)?;
     let to_usize = |v: u64, name: &str| {
         usize::try_from(v).map_err(|_| value_error(format!("{name}: {v} is too large")))
     };

@@ -15,7 +15,6 @@ use super::optimizers::Optimizer;
 use super::tensors::{entries_to_python, forward_training, gradients, load_state_dict};
 use crate::error::{zeros, Result};
 use crate::layers::{LayerOps, LayerSpec};
-use crate::losses::argmax;
 use crate::network::{Network, NetworkSpec, StackSpec};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
@@ -75,14 +74,10 @@ impl PyNetwork {
                     "widths: every width must be a positive integer, got {w} in {widths:?}"
                 )));
             }
-            // One name stands for every hidden layer; it is parsed even when there are none.
-            let mut activations = activations
+            let activations = activations
                 .iter()
                 .map(|a| Activation::parse(a))
                 .collect::<Result<Vec<_>>>()?;
-            if let [only] = activations[..] {
-                activations = vec![only; widths.len().saturating_sub(2)];
-            }
             let spec = NetworkSpec {
                 widths: widths.iter().map(|&w| w as usize).collect(),
                 activations,
@@ -311,10 +306,10 @@ impl PyNetwork {
         sample_weight: Option<Bound<'py, PyAny>>,
         alpha: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        guarded("Network.gradients", || {
-            fit::check_alpha(alpha)?;
-            typed!(self, T => gradients::<T>(py, self, x, y, sample_weight.as_ref(), alpha, true))
-        })
+        guarded(
+            "Network.gradients",
+            || typed!(self, T => gradients::<T>(py, self, x, y, sample_weight.as_ref(), alpha, true)),
+        )
     }
 
     /// `(loss, [dW…], [db…])`: as `gradients`, for the Dense layers only, each `dW` laid out
@@ -328,10 +323,10 @@ impl PyNetwork {
         sample_weight: Option<Bound<'py, PyAny>>,
         alpha: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        guarded("Network.dense_gradients", || {
-            fit::check_alpha(alpha)?;
-            typed!(self, T => gradients::<T>(py, self, x, y, sample_weight.as_ref(), alpha, false))
-        })
+        guarded(
+            "Network.dense_gradients",
+            || typed!(self, T => gradients::<T>(py, self, x, y, sample_weight.as_ref(), alpha, false)),
+        )
     }
 
     /// One optimizer update on the batch `(x, y)`; returns the loss before it.
@@ -508,7 +503,7 @@ fn set_parameters<T: Typed>(
     Ok(py.detach(|| this.shared.write::<T, _>(|n| n.set_parameters(&w, &b)))?)
 }
 
-/// The outputs for `x`, or with `classes` their argmax per row (int64).
+/// The outputs for `x`, or with `classes` the predicted class of each row (int64).
 fn forward<'py, T: Typed>(
     py: Python<'py>,
     this: &PyNetwork,
@@ -517,6 +512,13 @@ fn forward<'py, T: Typed>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let x = Matrix::<T>::borrow(x, "X")?;
     let (data, rows, cols) = (x.data(), x.rows, x.cols);
+    if classes {
+        let labels = this.read_detached::<T, _>(py, |net| {
+            net.check_width(cols)?; // names X before allocating
+            net.predict_classes(data, rows)
+        })?;
+        return Ok(numpy::PyArray1::from_vec(py, labels).into_any());
+    }
     let n_out = this.widths[this.widths.len() - 1];
     let out = this.read_detached::<T, _>(py, |net| {
         net.check_width(cols)?; // `forward` checks the rest; this names X before allocating
@@ -524,11 +526,7 @@ fn forward<'py, T: Typed>(
         net.forward(data, rows, &mut out)?;
         Ok(out)
     })?;
-    if !classes {
-        return Ok(to_matrix(py, out, rows, n_out)?.into_any());
-    }
-    let labels: Vec<i64> = out.chunks_exact(n_out).map(|r| argmax(r) as i64).collect();
-    Ok(numpy::PyArray1::from_vec(py, labels).into_any())
+    Ok(to_matrix(py, out, rows, n_out)?.into_any())
 }
 
 /// Borrows `(x, y)` and checks they match each other in length.

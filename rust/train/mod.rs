@@ -94,6 +94,7 @@ impl<T: Scalar> Trainer<T> {
         settings: FitConfig,
         order: Option<&[usize]>,
     ) -> Result<Self> {
+        crate::network::check_alpha(settings.alpha)?;
         if settings.batch_size == 0 {
             return Err(Error::value(
                 "batch_size: expected a positive integer, got 0",
