@@ -8,6 +8,7 @@ import os
 # be set before numpy is imported anywhere.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import signal  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -16,6 +17,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from numpy.typing import ArrayLike  # noqa: E402
+
+# A shell starts background jobs with SIGINT ignored (`make test &` from a script), and Python then
+# never installs its Ctrl-C handler, here or in the children the tests start: the Ctrl-C tests
+# would hang or fail. They test ferroprop's handling of KeyboardInterrupt, so restore Python's.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Let the test modules `import reference` whatever pytest import mode is configured.
 _TESTS_DIR = str(Path(__file__).resolve().parent)
