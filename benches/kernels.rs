@@ -173,6 +173,8 @@ fn bench_fit_epoch(c: &mut Criterion) {
             shuffle: true,
             alpha: 0.0,
             inputs_checked: false,
+            clip: None,
+            diagnostics: false,
         };
         let weights: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
         group.throughput(Throughput::Elements((6 * weights * rows) as u64));

@@ -41,6 +41,8 @@
 //!     shuffle: true,
 //!     alpha: 0.0,
 //!     inputs_checked: false,
+//!     clip: None,
+//!     diagnostics: false,
 //! };
 //! let mut state = OptimizerState::new();
 //! let mut rng = Rng::new(5, 1);

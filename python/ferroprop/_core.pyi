@@ -1,7 +1,7 @@
 """Type stubs for the Rust extension `ferroprop._core` (use the `ferroprop` package instead)."""
 
 from collections.abc import Callable, Sequence
-from typing import Self, final
+from typing import Any, Self, final
 
 import numpy as np
 import numpy.typing as npt
@@ -278,7 +278,7 @@ def make_loss(name: str, params: dict[str, float] | None = None) -> Loss:
     """
 
 _Float = np.float32 | np.float64
-_EpochCallback = Callable[[int, float, float | None, float | None, float], None]
+_EpochCallback = Callable[[dict[str, Any]], bool | None]
 
 #: The layer kinds of `ferroprop.layers`.
 LAYERS: tuple[str, ...]
@@ -457,16 +457,36 @@ class Network:
         epochs: int,
         batch_size: int,
         optimizer: Optimizer,
-        shuffle: bool,
-        seed: int | None,
-        x_val: npt.NDArray[_Float] | None,
-        y_val: npt.NDArray[np.generic] | None,
-        on_epoch: _EpochCallback | None,
+        *,
+        shuffle: bool = True,
+        seed: int | None = None,
+        x_val: npt.NDArray[_Float] | None = None,
+        y_val: npt.NDArray[np.generic] | None = None,
+        on_epoch: _EpochCallback | None = None,
         order: npt.NDArray[np.int64] | None = None,
         sample_weight: npt.NDArray[_Float] | None = None,
         alpha: float = 0.0,
         finite_checked: bool = False,
-    ) -> list[tuple[float, float | None, float | None, float]]: ...
+        clip_grad_norm: float | None = None,
+        clip_grad_value: float | None = None,
+        diagnostics: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The training loop, one epoch after another with the GIL released.
+
+        Args:
+            on_epoch: called after each epoch with that epoch's `logs` dict (`epoch`, `loss`,
+                `seconds`, `lr`, `accuracy` or `mae`/`r2`, their `val_` twins and `val_loss`
+                with validation data, `diagnostics` when asked for); a true return stops.
+            clip_grad_norm, clip_grad_value: gradient clipping (one of them), as
+                `torch.nn.utils.clip_grad_norm_` / `clip_grad_value_`.
+            diagnostics: record per-layer figures in each `logs["diagnostics"]`.
+
+        Returns:
+            One `logs` dict per epoch run.
+
+        Raises:
+            ValueError: bad data or settings (named); DivergenceError: a non-finite step.
+        """
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...

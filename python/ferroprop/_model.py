@@ -229,17 +229,39 @@ class Model:
 
             else:
                 report = callback
+        legacy = report
+
+        def on_epoch(logs: dict[str, Any]) -> None:
+            if legacy is not None:
+                legacy(
+                    logs["epoch"],
+                    logs["loss"],
+                    logs.get("val_loss"),
+                    logs.get("val_accuracy"),
+                    logs["seconds"],
+                )
+
         rows = self._core.fit(
-            X, y, epochs, batch_size, optimizer, bool(shuffle), seed, x_val, y_val, report, None, sw
+            X,
+            y,
+            epochs,
+            batch_size,
+            optimizer,
+            shuffle=bool(shuffle),
+            seed=seed,
+            x_val=x_val,
+            y_val=y_val,
+            on_epoch=on_epoch,
+            sample_weight=sw,
         )
         hist = History()
-        for loss, val_loss, val_acc, seconds in rows:
-            hist.loss.append(loss)
-            hist.seconds.append(seconds)
-            if val_loss is not None:
-                hist.val_loss.append(val_loss)
-            if val_acc is not None:
-                hist.val_accuracy.append(val_acc)
+        for logs in rows:
+            hist.loss.append(logs["loss"])
+            hist.seconds.append(logs["seconds"])
+            if "val_loss" in logs:
+                hist.val_loss.append(logs["val_loss"])
+            if "val_accuracy" in logs:
+                hist.val_accuracy.append(logs["val_accuracy"])
         return hist
 
 

@@ -658,11 +658,7 @@ class _BaseMLP(BaseEstimator):
                         1,
                         batch_size,
                         optimizer,
-                        False,
-                        None,
-                        None,
-                        None,
-                        None,
+                        shuffle=False,
                         order=order,
                         sample_weight=sample_weight_train,
                         alpha=float(self.alpha),
@@ -684,7 +680,7 @@ class _BaseMLP(BaseEstimator):
                 # `coefs_` stay current during training, as scikit-learn's (scoring reads them).
                 self._pull_parameters()
                 self.n_iter_ += 1
-                self.loss_ = rows[0][0]
+                self.loss_ = rows[0]["loss"]
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:

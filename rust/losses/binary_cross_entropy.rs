@@ -12,6 +12,7 @@ pub struct BinaryCrossEntropy;
 
 impl LossFn for BinaryCrossEntropy {
     const NAME: &'static str = "binary_cross_entropy";
+    const CLASSIFIES: bool = true;
 
     fn output<T: Scalar>(self, z: &mut [T], _cols: usize) {
         z.iter_mut().for_each(|v| *v = sigmoid(*v));

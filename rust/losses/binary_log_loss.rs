@@ -13,6 +13,7 @@ pub struct BinaryLogLoss;
 
 impl LossFn for BinaryLogLoss {
     const NAME: &'static str = "binary_log_loss";
+    const CLASSIFIES: bool = true;
 
     fn output<T: Scalar>(self, z: &mut [T], _cols: usize) {
         z.iter_mut().for_each(|v| *v = sigmoid(*v));

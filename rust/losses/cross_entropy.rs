@@ -17,6 +17,7 @@ pub struct CrossEntropy {
 
 impl LossFn for CrossEntropy {
     const NAME: &'static str = "cross_entropy";
+    const CLASSIFIES: bool = true;
     const CLASSES: bool = true;
 
     fn params(self) -> Vec<(&'static str, f64)> {

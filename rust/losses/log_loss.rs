@@ -11,6 +11,7 @@ pub struct LogLoss;
 
 impl LossFn for LogLoss {
     const NAME: &'static str = "log_loss";
+    const CLASSIFIES: bool = true;
     const CLASSES: bool = true;
 
     fn output<T: Scalar>(self, z: &mut [T], cols: usize) {

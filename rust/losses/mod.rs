@@ -47,6 +47,8 @@ pub trait LossFn: Copy {
     const NAME: &'static str;
     /// Whether the targets are class indices (else `rows × cols` floats).
     const CLASSES: bool = false;
+    /// Whether the loss classifies: [`LossFn::correct`] counts, and accuracy is its metric.
+    const CLASSIFIES: bool = false;
 
     /// The parameters and their values, in constructor order (empty for most losses).
     fn params(self) -> Vec<(&'static str, f64)> {
@@ -262,6 +264,14 @@ impl Loss {
     }
 
     /// Whether the targets are class indices.
+    /// Whether the loss classifies (accuracy is its metric; else MAE and R²).
+    pub fn classifies(self) -> bool {
+        fn classifies<L: LossFn>(_: L) -> bool {
+            L::CLASSIFIES
+        }
+        dispatch!(self, l => classifies(l))
+    }
+
     pub fn wants_classes(self) -> bool {
         fn classes<L: LossFn>(_: L) -> bool {
             L::CLASSES

@@ -1,6 +1,6 @@
 //! Inference and evaluation: outputs, mean loss and accuracy, per fixed block of rows.
 
-use super::{Dataset, Network, ParamsView, Workspace, EVAL_BLOCK};
+use super::{Dataset, MetricSums, Network, ParamsView, Workspace, EVAL_BLOCK};
 use crate::error::{filled, zeros, Error, Result};
 use crate::kernels::{MatRef, Shared};
 use crate::layers::{Mode, Pass};
@@ -85,13 +85,14 @@ impl<T: Scalar> Network<T> {
         let make = || Workspace::for_eval(self, rows.min(EVAL_BLOCK));
         threads::team_with(self.members_for(rows), make, |team, ws| {
             // SAFETY: every member evaluates the same data; nothing writes the parameters.
-            unsafe { self.evaluate_in(team, &params, &data, ws, shared) }
+            unsafe { self.evaluate_in(team, &params, &data, ws, shared, None) }
         })?;
         Ok(self.combine(&sums, rows))
     }
 
     /// This member's share of the blocks of `data`: summed loss and correct predictions per
-    /// block into `sums` (one slot per block of [`EVAL_BLOCK`] rows).
+    /// block into `sums` (one slot per block of [`EVAL_BLOCK`] rows), and with `metrics` each
+    /// block's [`MetricSums`] (`MetricSums::width` slots per block).
     ///
     /// # Safety
     /// Every member of `team` must call this with the same `data` and `sums`, and nothing may
@@ -103,7 +104,9 @@ impl<T: Scalar> Network<T> {
         data: &Dataset<'_, T>,
         ws: &mut Workspace<T>,
         sums: Shared<'_, (f64, Option<usize>)>,
+        metrics: Option<Shared<'_, f64>>,
     ) {
+        let width = MetricSums::width(self.n_outputs());
         let (n_in, n_out) = (self.n_inputs(), self.n_outputs());
         let mine = team.share(data.rows.div_ceil(EVAL_BLOCK), 1);
         for (block, slot) in mine.clone().zip(sums.part(mine)) {
@@ -118,6 +121,10 @@ impl<T: Scalar> Network<T> {
             let targets = data.targets.slice(start, end, n_out);
             let logits = view.io[self.layers.len() - 1].out.part(0..n * n_out);
             let correct = self.loss.correct(logits, n_out, &targets);
+            if let Some(m) = metrics {
+                let slot = m.part(block * width..(block + 1) * width);
+                MetricSums::block(self.loss, logits, n_out, &targets, slot);
+            }
             *slot = (
                 self.loss.sum_and_grad(logits, n_out, &targets, None, 1.0),
                 correct,

@@ -17,6 +17,7 @@
 
 mod checks;
 mod evaluate;
+mod metrics;
 mod passes;
 mod spec;
 mod state;
@@ -34,6 +35,7 @@ use crate::rng::Rng;
 use crate::scalar::Scalar;
 
 pub(crate) use checks::check_alpha;
+pub use metrics::{MetricSums, MetricTotals, Metrics};
 pub use spec::{NetworkSpec, StackSpec};
 pub use state::{StateEntry, StateRef, StateValues};
 

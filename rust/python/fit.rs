@@ -5,16 +5,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use super::access::{CallbackScope, Typed};
 use super::arrays::Vector;
 use super::errors::value_error;
-use super::network::{borrow_data, borrow_weights, EpochRow, PyNetwork};
+use super::network::{borrow_data, borrow_weights, PyNetwork};
 use super::optimizers::Optimizer;
 use crate::error::{Error, Result};
+use crate::network::Metrics;
 use crate::rng::Rng;
 use crate::threads;
-use crate::train::{Dataset, EpochReport, FitConfig, Hooks, Trainer};
+use crate::train::{Clip, Dataset, EpochReport, FitConfig, Hooks, Trainer};
 
 /// How often the waiting thread looks for Ctrl-C; the loop itself checks a flag every batch.
 const SIGNAL_POLL: Duration = Duration::from_millis(5);
@@ -35,6 +37,48 @@ pub struct FitArgs<'a, 'py> {
     pub sample_weight: Option<Bound<'py, PyAny>>,
     pub alpha: f64,
     pub finite_checked: bool,
+    pub clip_grad_norm: Option<f64>,
+    pub clip_grad_value: Option<f64>,
+    pub diagnostics: bool,
+}
+
+/// An epoch's report as the `logs` dict `fit` returns and passes to `on_epoch`: `epoch`,
+/// `loss`, `seconds`, `lr`, the metrics that apply (`accuracy` or `mae` and `r2`, each with
+/// its `val_` twin and `val_loss` given validation data) and, with diagnostics,
+/// `diagnostics`: `{layer: {metric: value}}`.
+fn logs<'py>(py: Python<'py>, r: &EpochReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("epoch", r.epoch)?;
+    d.set_item("loss", r.loss)?;
+    let put = |prefix: &str, m: &Metrics| -> PyResult<()> {
+        for (name, v) in [("accuracy", m.accuracy), ("mae", m.mae), ("r2", m.r2)] {
+            if let Some(v) = v {
+                d.set_item(format!("{prefix}{name}"), v)?;
+            }
+        }
+        Ok(())
+    };
+    put("", &r.metrics)?;
+    if let Some(v) = r.val_loss {
+        d.set_item("val_loss", v)?;
+    }
+    if let Some(m) = &r.val_metrics {
+        put("val_", m)?;
+    }
+    d.set_item("lr", r.lr)?;
+    d.set_item("seconds", r.seconds)?;
+    if let Some(layers) = &r.diagnostics {
+        let diag = PyDict::new(py);
+        for layer in layers {
+            let values = PyDict::new(py);
+            for (name, v) in &layer.values {
+                values.set_item(*name, *v)?;
+            }
+            diag.set_item(layer.layer.to_string(), values)?;
+        }
+        d.set_item("diagnostics", diag)?;
+    }
+    Ok(d)
 }
 
 /// A visiting order: int64 indices, converted to `usize` (range and repeats are checked by
@@ -73,7 +117,7 @@ pub fn fit<T: Typed>(
     py: Python<'_>,
     this: &PyNetwork,
     args: FitArgs<'_, '_>,
-) -> PyResult<Vec<EpochRow>> {
+) -> PyResult<Vec<Py<PyDict>>> {
     let to_usize = |v: u64, name: &str| {
         usize::try_from(v).map_err(|_| value_error(format!("{name}: {v} is too large")))
     };
@@ -113,12 +157,24 @@ pub fn fit<T: Typed>(
         targets: yv.view(),
         weights: None,
     });
+    let clip = match (args.clip_grad_norm, args.clip_grad_value) {
+        (Some(_), Some(_)) => {
+            return Err(value_error(
+                "clip_grad_norm, clip_grad_value: give one of them, not both",
+            ))
+        }
+        (Some(v), None) => Some(Clip::Norm(v).checked()?),
+        (None, Some(v)) => Some(Clip::Value(v).checked()?),
+        (None, None) => None,
+    };
     let settings = FitConfig {
         epochs,
         batch_size,
         shuffle: args.shuffle,
         alpha: args.alpha,
         inputs_checked: args.finite_checked,
+        clip,
+        diagnostics: args.diagnostics,
     };
     let (opt, on_epoch, seed) = (args.optimizer, args.on_epoch.as_ref(), args.seed);
     let main_thread = is_main_thread(py)?;
@@ -155,22 +211,23 @@ pub fn fit<T: Typed>(
                         })
                     })
                     .map_err(|e| (e, None))?;
+                let mut halt = false;
                 if let Some(callback) = on_epoch {
-                    let args = (
-                        report.epoch,
-                        report.loss,
-                        report.val_loss,
-                        report.val_accuracy,
-                        report.seconds,
-                    );
                     let _scope = CallbackScope::enter(id);
-                    if let Err(e) = Python::attach(|py| callback.call1(py, args).map(drop)) {
-                        return Err((Error::Interrupted, Some(e)));
+                    let answer = Python::attach(|py| -> PyResult<bool> {
+                        callback.call1(py, (logs(py, &report)?,))?.is_truthy(py)
+                    });
+                    match answer {
+                        Ok(h) => halt = h,
+                        Err(e) => return Err((Error::Interrupted, Some(e))),
                     }
                 }
                 reports.push(report);
                 if stop.load(Ordering::Relaxed) {
                     return Err((Error::Interrupted, None));
+                }
+                if halt {
+                    break;
                 }
             }
             Ok(reports)
@@ -203,8 +260,8 @@ pub fn fit<T: Typed>(
     if let Some(err) = interrupt.or(callback_error) {
         return Err(err);
     }
-    Ok(result?
-        .into_iter()
-        .map(|r| (r.loss, r.val_loss, r.val_accuracy, r.seconds))
-        .collect())
+    result?
+        .iter()
+        .map(|r| logs(py, r).map(Bound::unbind))
+        .collect()
 }

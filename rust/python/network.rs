@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList};
 
 use super::access::{AnyNetwork, Shared, Typed};
 use super::arrays::{to_array, to_matrix, Matrix, TargetArray, Vector};
@@ -36,9 +36,6 @@ macro_rules! typed {
         }
     };
 }
-
-/// One epoch as returned to Python: (loss, val_loss, val_accuracy, seconds).
-pub type EpochRow = (f64, Option<f64>, Option<f64>, f64);
 
 /// The engine network behind `ferroprop.Network`. Arrays arrive converted to the network's
 /// dtype, aligned and in C order; class labels as int64. Safe to share between threads (see
@@ -364,8 +361,10 @@ impl PyNetwork {
     /// scikit-learn's (see `gradients`). `finite_checked` skips the scan of `x` for NaN/inf
     /// when the caller has already made it (scikit-learn's `validate_data`).
     #[pyo3(signature = (
-        x, y, epochs, batch_size, optimizer, shuffle, seed, x_val, y_val, on_epoch,
-        order = None, sample_weight = None, alpha = 0.0, finite_checked = false,
+        x, y, epochs, batch_size, optimizer, *, shuffle = true, seed = None, x_val = None,
+        y_val = None, on_epoch = None, order = None, sample_weight = None, alpha = 0.0,
+        finite_checked = false, clip_grad_norm = None, clip_grad_value = None,
+        diagnostics = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
@@ -385,7 +384,10 @@ impl PyNetwork {
         sample_weight: Option<Bound<'_, PyAny>>,
         alpha: f64,
         finite_checked: bool,
-    ) -> PyResult<Vec<EpochRow>> {
+        clip_grad_norm: Option<f64>,
+        clip_grad_value: Option<f64>,
+        diagnostics: bool,
+    ) -> PyResult<Vec<Py<PyDict>>> {
         guarded("Network.fit", || {
             let args = FitArgs {
                 x,
@@ -402,6 +404,9 @@ impl PyNetwork {
                 sample_weight,
                 alpha,
                 finite_checked,
+                clip_grad_norm,
+                clip_grad_value,
+                diagnostics,
             };
             typed!(self, T => fit::fit::<T>(py, self, args))
         })

@@ -5,6 +5,7 @@
 //! back between epochs (callbacks, schedules, saving) with the network in a consistent state.
 
 mod guard;
+mod probe;
 mod stepper;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,10 +13,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use self::guard::Guard;
-use self::stepper::{Outcome, StepBuffers, Stepper};
+pub use self::probe::{LayerReport, SATURATED_DERIVATIVE, SATURATED_ROWS};
+use self::probe::{MemberProbe, Probe};
+use self::stepper::{Leader, Outcome, StepBuffers, Stepper};
 use crate::error::{filled, zeros, Error, Result};
 use crate::losses::Targets;
-use crate::network::{Network, TensorInfo, Workspace, EVAL_BLOCK};
+use crate::network::{
+    MetricSums, MetricTotals, Metrics, Network, TensorInfo, Workspace, EVAL_BLOCK,
+};
 use crate::optimizers::{OptimizerConfig, OptimizerState};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
@@ -34,6 +39,36 @@ pub struct FitConfig {
     /// The caller has already checked the training inputs are finite (scikit-learn's
     /// `validate_data`): skips that scan, a full pass over the data on every call.
     pub inputs_checked: bool,
+    /// Gradient clipping before each update.
+    pub clip: Option<Clip>,
+    /// Record per-layer diagnostics ([`EpochReport::diagnostics`]).
+    pub diagnostics: bool,
+}
+
+/// Gradient clipping, as `torch.nn.utils`: by the global L2 norm over every parameter's
+/// gradient (`clip_grad_norm_`: scaled by `max / (norm + 1e-6)` when that is below 1) or each
+/// element into `[-v, v]` (`clip_grad_value_`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Clip {
+    Norm(f64),
+    Value(f64),
+}
+
+impl Clip {
+    /// Checks the threshold: positive and finite.
+    pub fn checked(self) -> Result<Self> {
+        let (name, v) = match self {
+            Clip::Norm(v) => ("clip_grad_norm", v),
+            Clip::Value(v) => ("clip_grad_value", v),
+        };
+        if v > 0.0 && v.is_finite() {
+            Ok(self)
+        } else {
+            Err(Error::value(format!(
+                "{name}: expected a positive finite number, got {v}"
+            )))
+        }
+    }
 }
 
 /// What one epoch measured.
@@ -46,6 +81,14 @@ pub struct EpochReport {
     pub val_loss: Option<f64>,
     pub val_accuracy: Option<f64>,
     pub seconds: f64,
+    /// Training metrics, each batch scored before its update (as the loss).
+    pub metrics: Metrics,
+    /// Validation metrics (in evaluation mode, after the epoch).
+    pub val_metrics: Option<Metrics>,
+    /// The learning rate of the epoch's last step.
+    pub lr: f64,
+    /// Per layer, with [`FitConfig::diagnostics`].
+    pub diagnostics: Option<Vec<LayerReport>>,
 }
 
 /// Calls from the loop to its driver: between batches (to notice Ctrl-C) and after each epoch.
@@ -81,6 +124,10 @@ pub struct Trainer<T> {
     order: Vec<usize>,
     order_given: bool,
     val_sums: Vec<(f64, Option<usize>)>,
+    val_metric_sums: Vec<f64>,
+    metrics: MetricTotals,
+    val_metrics: Option<MetricTotals>,
+    probe: Option<Probe>,
     epochs_done: usize,
 }
 
@@ -143,6 +190,11 @@ impl<T: Scalar> Trainer<T> {
             None
         };
         let val_blocks = validation.map_or(0, |v| v.rows.div_ceil(EVAL_BLOCK));
+        let clip = settings.clip.map(Clip::checked).transpose()?;
+        let probe = (settings.diagnostics || matches!(clip, Some(Clip::Norm(_))))
+            .then(|| Probe::new(net, batch_rows, settings.diagnostics))
+            .transpose()?;
+        let width = MetricSums::width(net.n_outputs());
         Ok(Trainer {
             settings,
             pool,
@@ -153,6 +205,10 @@ impl<T: Scalar> Trainer<T> {
             order,
             order_given,
             val_sums: filled(Some(val_blocks), (0.0, Some(0)), "validation sums")?,
+            val_metric_sums: zeros(val_blocks.checked_mul(width), "validation sums")?,
+            metrics: MetricTotals::new(net, &train.targets, train.rows),
+            val_metrics: validation.map(|v| MetricTotals::new(net, &v.targets, v.rows)),
+            probe,
             epochs_done: 0,
         })
     }
@@ -193,28 +249,47 @@ impl<T: Scalar> Trainer<T> {
         let (rows, batch_rows, settings) = (train.rows, self.batch_rows, self.settings);
         let shuffle = settings.shuffle && !self.order_given;
         let max_members = self.pool.as_ref().map_or(1, |p| p.size());
+        self.metrics.clear();
+        let (probe_view, probe_totals) = match self.probe.as_mut() {
+            Some(p) => {
+                let (v, t) = p.split();
+                (Some(v), Some(t))
+            }
+            None => (None, None),
+        };
         let stepper = Stepper::new(
             net,
-            config,
             state,
             &mut self.buffers,
-            settings.alpha,
+            (settings.alpha, settings.clip),
+            probe_view,
             max_members,
         );
         let order = crate::kernels::Shared::new(&mut self.order);
         let val_sums = crate::kernels::Shared::new(&mut self.val_sums);
-        let leader = Mutex::new((rng, hooks));
+        let val_metric_sums = crate::kernels::Shared::new(&mut self.val_metric_sums);
+        let leader = Mutex::new((
+            rng,
+            hooks,
+            Leader {
+                metrics: &mut self.metrics,
+                probe: probe_totals,
+            },
+        ));
         let halt = AtomicBool::new(false);
         // Steps completed, kept by the leader so an interrupted epoch still records them.
         let completed = AtomicU64::new(first_step);
-        let make = || {
-            validation
-                .map(|v| Workspace::for_eval(&stepper.net, v.rows.min(EVAL_BLOCK)))
-                .transpose()
+        let make = || -> Result<Member<T>> {
+            Ok(Member {
+                eval: validation
+                    .map(|v| Workspace::for_eval(&stepper.net, v.rows.min(EVAL_BLOCK)))
+                    .transpose()?,
+                probe: members_probe(&stepper)?,
+            })
         };
 
         let body =
-            |team: &threads::Team<'_>, eval_ws: &mut Option<Workspace<T>>| -> Result<EpochSums> {
+            |team: &threads::Team<'_>, own: &mut Member<T>| -> Result<EpochSums> {
                 // SAFETY: nothing writes the parameters before the first step's barriers.
                 let mut guard = unsafe { Guard::new(&stepper, team) };
                 let mut lead = team
@@ -223,7 +298,7 @@ impl<T: Scalar> Trainer<T> {
                 let mut loss_sum = 0.0;
                 let mut t = first_step;
                 for (b, start) in (0..rows).step_by(batch_rows).enumerate() {
-                    if let Some((rng, hooks)) = lead.as_deref_mut() {
+                    if let Some((rng, hooks, _)) = lead.as_deref_mut() {
                         if b == 0 && shuffle {
                             // SAFETY: members read the order only after the barrier below.
                             rng.shuffle(unsafe { order.part(0..rows) });
@@ -239,9 +314,20 @@ impl<T: Scalar> Trainer<T> {
                     // SAFETY: the order is written only before the barrier above.
                     let idx = unsafe { &order.read()[start..(start + batch_rows).min(rows)] };
                     t += 1;
-                    // SAFETY: every member runs the same step with its own guard.
+                    let steps = (t, first_mask + b as u64);
+                    let sums = lead.as_deref_mut().map(|(_, _, l)| l);
+                    // SAFETY: every member runs the same step with its own guard and probe.
                     let (loss, outcome) = unsafe {
-                        stepper.step(team, train, idx, t, first_mask + b as u64, &mut guard)
+                        stepper.step(
+                            team,
+                            train,
+                            idx,
+                            steps,
+                            config,
+                            &mut guard,
+                            own.probe.as_mut(),
+                            sums,
+                        )
                     };
                     match outcome {
                         Outcome::Done => {}
@@ -259,14 +345,22 @@ impl<T: Scalar> Trainer<T> {
                     completed.store(t, Ordering::Relaxed);
                     loss_sum += loss * idx.len() as f64;
                 }
+                if let (Some(view), Some(p)) = (&stepper.probe, own.probe.as_mut()) {
+                    view.merge(p);
+                }
                 team.sync();
-                let val = match (validation, eval_ws.as_mut()) {
+                let val = match (validation, own.eval.as_mut()) {
                     (Some(v), Some(ws)) => {
                         // SAFETY: parameters are not written until the team ends.
                         unsafe {
-                            stepper
-                                .net
-                                .evaluate_in(team, &stepper.params, v, ws, val_sums)
+                            stepper.net.evaluate_in(
+                                team,
+                                &stepper.params,
+                                v,
+                                ws,
+                                val_sums,
+                                Some(val_metric_sums),
+                            )
                         };
                         team.sync();
                         // SAFETY: every member has written its blocks (barrier above).
@@ -287,14 +381,43 @@ impl<T: Scalar> Trainer<T> {
         net.count_steps(done - first_step);
         let (loss_sum, val) = outcome??;
         self.epochs_done = epoch;
+        let val_metrics = self.val_metrics.as_mut().map(|m| {
+            m.clear();
+            m.add(&self.val_metric_sums, validation.map_or(0, |v| v.rows));
+            m.metrics()
+        });
         Ok(EpochReport {
             epoch,
             loss: loss_sum / rows as f64,
             val_loss: val.map(|v| v.0),
             val_accuracy: val.and_then(|v| v.1),
             seconds: started.elapsed().as_secs_f64(),
+            metrics: self.metrics.metrics(),
+            val_metrics,
+            lr: config.lr(),
+            diagnostics: self
+                .probe
+                .as_mut()
+                .filter(|p| p.records())
+                .map(|p| p.report(net)),
         })
     }
+}
+
+/// One member's buffers for an epoch: its evaluation workspace, its probe.
+struct Member<T> {
+    eval: Option<Workspace<T>>,
+    probe: Option<MemberProbe<T>>,
+}
+
+/// A member's probe, when the stepper records diagnostics.
+fn members_probe<T: Scalar>(stepper: &Stepper<'_, T>) -> Result<Option<MemberProbe<T>>> {
+    stepper
+        .probe
+        .as_ref()
+        .filter(|p| p.record)
+        .map(|p| p.member())
+        .transpose()
 }
 
 /// One optimizer step on a batch (checked here); leaves the parameters and state untouched if
@@ -320,6 +443,8 @@ pub fn step<T: Scalar>(
         shuffle: false,
         alpha: 0.0,
         inputs_checked: false,
+        clip: None,
+        diagnostics: false,
     };
     let mut trainer = Trainer::new(net, &data, None, settings, None)?;
     let report = trainer
@@ -417,6 +542,8 @@ mod tests {
             shuffle: true,
             alpha: 0.0,
             inputs_checked: false,
+            clip: None,
+            diagnostics: false,
         };
         let run = || {
             let mut net = Network::<f64>::new(&spec).unwrap();
@@ -468,6 +595,8 @@ mod tests {
             shuffle: false,
             alpha: 0.0,
             inputs_checked: false,
+            clip: None,
+            diagnostics: false,
         };
         let err = fit(
             &mut net,

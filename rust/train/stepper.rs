@@ -4,13 +4,15 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::guard::Guard;
+use super::probe::{MemberProbe, ProbeView, Totals};
+use super::Clip;
 use crate::error::{zeros, Result};
 use crate::kernels::{self, Grad, MatRef, Shared};
 use crate::layers::Mode;
 use crate::losses::Targets;
 use crate::network::{
-    Dataset, Gradients, GradientsView, Labels, Network, ParamsView, Workspace, WorkspaceView,
-    ROW_UNIT,
+    Dataset, Gradients, GradientsView, Labels, MetricSums, MetricTotals, Network, ParamsView,
+    Workspace, WorkspaceView, ROW_UNIT,
 };
 use crate::optimizers::{OptimizerConfig, OptimizerState, Peaks, MAX_BUFFERS};
 use crate::scalar::Scalar;
@@ -36,6 +38,7 @@ pub(super) struct StepBuffers<T> {
     values: Vec<T>,
     weights: Vec<T>,
     block_losses: Vec<f64>,
+    block_metrics: Vec<f64>,
 }
 
 impl<T: Scalar> StepBuffers<T> {
@@ -49,6 +52,11 @@ impl<T: Scalar> StepBuffers<T> {
             values: zeros(rows.checked_mul(net.n_outputs()), what)?,
             weights: zeros(Some(rows), what)?,
             block_losses: zeros(Some(rows.div_ceil(ROW_UNIT)), what)?,
+            block_metrics: zeros(
+                rows.div_ceil(ROW_UNIT)
+                    .checked_mul(MetricSums::width(net.n_outputs())),
+                what,
+            )?,
         })
     }
 }
@@ -120,7 +128,6 @@ pub(super) struct Stepper<'a, T> {
     pub(super) params: ParamsView<'a, T>,
     /// Per parameter tensor (the network's order): the parameter, its gradient, its state.
     tensors: Vec<Tensor<'a, T>>,
-    config: &'a OptimizerConfig,
     ws: WorkspaceView<'a, T>,
     grads: GradientsView<'a, T>,
     x: Shared<'a, T>,
@@ -128,9 +135,19 @@ pub(super) struct Stepper<'a, T> {
     values: Shared<'a, T>,
     weights: Shared<'a, T>,
     block_losses: Shared<'a, f64>,
+    block_metrics: Shared<'a, f64>,
     alpha: f64,
+    clip: Option<Clip>,
+    /// The diagnostics' shared buffers, when the fit records them or clips by norm.
+    pub(super) probe: Option<ProbeView<'a>>,
     /// One per possible member (the pool's size).
     notes: Vec<MemberNote>,
+}
+
+/// What the leader adds up over an epoch, step by step.
+pub(super) struct Leader<'t> {
+    pub(super) metrics: &'t mut MetricTotals,
+    pub(super) probe: Option<Totals<'t>>,
 }
 
 impl<'a, T: Scalar> Stepper<'a, T> {
@@ -138,10 +155,10 @@ impl<'a, T: Scalar> Stepper<'a, T> {
     /// for teams of up to `max_members`.
     pub(super) fn new(
         net: &'a mut Network<T>,
-        config: &'a OptimizerConfig,
         state: &'a mut OptimizerState<T>,
         buffers: &'a mut StepBuffers<T>,
-        alpha: f64,
+        (alpha, clip): (f64, Option<Clip>),
+        probe: Option<ProbeView<'a>>,
         max_members: usize,
     ) -> Self {
         let shape = net.shape_only();
@@ -162,7 +179,6 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             net: shape,
             params,
             tensors,
-            config,
             ws: buffers.ws.view(),
             grads,
             x: Shared::new(&mut buffers.x),
@@ -170,7 +186,10 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             values: Shared::new(&mut buffers.values),
             weights: Shared::new(&mut buffers.weights),
             block_losses: Shared::new(&mut buffers.block_losses),
+            block_metrics: Shared::new(&mut buffers.block_metrics),
             alpha,
+            clip,
+            probe,
             notes: (0..max_members.max(1))
                 .map(|_| MemberNote::default())
                 .collect(),
@@ -221,15 +240,19 @@ impl<'a, T: Scalar> Stepper<'a, T> {
     ///
     /// # Safety
     /// Every member of `team` must call this with the same arguments (and its own `guard`,
-    /// made by [`Guard::new`] for this stepper and team).
+    /// made by [`Guard::new`] for this stepper and team, and its own `member` probe when the
+    /// stepper has a probe); `leader` is the leader's, None on the others.
+    #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn step(
         &self,
         team: &Team<'_>,
         data: &Dataset<'_, T>,
         idx: &[usize],
-        t: u64,
-        mask_step: u64,
+        (t, mask_step): (u64, u64),
+        config: &OptimizerConfig,
         guard: &mut Guard<T>,
+        mut member: Option<&mut MemberProbe<T>>,
+        leader: Option<&mut Leader<'_>>,
     ) -> (f64, Outcome) {
         let rows = idx.len();
         let (n_in, n_out) = (data.cols, self.net.n_outputs());
@@ -264,8 +287,11 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         let total = self.net.loss_kind().total_of(rows, n_out, weight_sum);
         let x = self.x.matrix(rows, n_in);
         let mode = self.net.train_mode(mask_step);
-        let (loss, outcome) = if rows == 1 && team.size() == 1 && self.alpha == 0.0 {
-            self.step_one(x, labels, total, t, mode, guard)
+        let plain = self.clip.is_none() && self.probe.is_none();
+        let (loss, outcome) = if rows == 1 && team.size() == 1 && self.alpha == 0.0 && plain {
+            let done = self.step_one(x, labels, total, t, config, mode, guard);
+            self.score(team, rows, &labels);
+            done
         } else {
             let (mut loss, grad_peak) = self.net.batch_gradients(
                 team,
@@ -284,27 +310,79 @@ impl<'a, T: Scalar> Stepper<'a, T> {
                 // Read before the barrier below, after which the parameters change.
                 loss += self.net.l2_penalty(&self.params, self.alpha, total);
             }
+            // Written before the update's first barrier, read by the leader after it.
+            self.score(team, rows, &labels);
+            if let (Some(probe), Some(m)) = (&self.probe, member.as_deref_mut()) {
+                if probe.record {
+                    probe.watch(team.share(rows, ROW_UNIT), |l| self.ws.io[l].out, m);
+                }
+            }
             let dense =
                 |index: usize, span: Range<usize>| Grad::Dense(self.tensors[index].grad.part(span));
-            (loss, self.update(team, t, grad_peak, guard, dense))
+            let outcome = self.update(team, t, config, grad_peak, guard, dense, member);
+            (loss, outcome)
         };
-        if outcome == Outcome::Done && team.is_leader() {
-            // No member reads the running statistics or writes the batch's before the barrier
-            // that starts the next step.
-            self.net.update_running(rows, &self.params, &self.ws);
+        if outcome == Outcome::Done {
+            let record = self.probe.as_ref().filter(|p| p.record);
+            if record.is_some() {
+                team.sync(); // every member's change sums written
+            }
+            if let Some(lead) = leader {
+                let blocks = rows.div_ceil(ROW_UNIT) * MetricSums::width(self.net.n_outputs());
+                lead.metrics.add(&self.block_metrics.read()[..blocks], rows);
+                if let (Some(view), Some(totals)) = (record, lead.probe.as_mut()) {
+                    totals.add_step(view, rows);
+                }
+            }
+            if team.is_leader() {
+                // No member reads the running statistics or writes the batch's before the
+                // barrier that starts the next step.
+                self.net.update_running(rows, &self.params, &self.ws);
+            }
         }
         (loss, outcome)
+    }
+
+    /// This member's rows of the batch scored for the epoch's metrics ([`MetricSums`] per
+    /// block of [`ROW_UNIT`] rows), from the logits the forward pass left.
+    ///
+    /// # Safety
+    /// After this member's forward pass; the leader reads the blocks after a barrier.
+    unsafe fn score<'t>(
+        &self,
+        team: &Team<'_>,
+        rows: usize,
+        labels: &impl Fn(Range<usize>) -> Labels<'t, T>,
+    ) {
+        let n_out = self.net.n_outputs();
+        let width = MetricSums::width(n_out);
+        let logits = self.ws.io[self.net.layers().len() - 1].out;
+        let mine = team.share(rows, ROW_UNIT);
+        for start in mine.clone().step_by(ROW_UNIT) {
+            let end = (start + ROW_UNIT).min(mine.end);
+            let (targets, _) = labels(start..end);
+            let b = start / ROW_UNIT;
+            MetricSums::block(
+                self.net.loss_kind(),
+                &logits.read()[start * n_out..end * n_out],
+                n_out,
+                &targets,
+                self.block_metrics.part(b * width..(b + 1) * width),
+            );
+        }
     }
 
     /// A step on a batch of one row, alone: the weight gradients are outer products that the
     /// update forms row by row instead of storing (a third of the memory traffic). Their
     /// largest element is at most `max|a| · max|dz|`.
+    #[allow(clippy::too_many_arguments)]
     unsafe fn step_one(
         &self,
         x: MatRef<'_, T>,
         labels: impl Fn(Range<usize>) -> Labels<'a, T>,
         total: f64,
         t: u64,
+        config: &OptimizerConfig,
         mode: Mode,
         guard: &mut Guard<T>,
     ) -> (f64, Outcome) {
@@ -338,7 +416,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             Some((a, dz)) => Grad::Outer { a, dz },
             None => Grad::Dense(self.tensors[index].grad.part(span)),
         };
-        let outcome = self.update(&team, t, peak, guard, grad);
+        let outcome = self.update(&team, t, config, peak, guard, grad, None);
         (loss, outcome)
     }
 
@@ -347,13 +425,16 @@ impl<'a, T: Scalar> Stepper<'a, T> {
     /// proves it stays finite (from the bounds the last step left, or failing that from a
     /// measurement), else checked against a backup and undone if it does not. Every member
     /// takes the same branches: each decision depends only on what all members published.
+    #[allow(clippy::too_many_arguments)]
     unsafe fn update<'g>(
         &self,
         team: &Team<'_>,
         t: u64,
+        config: &OptimizerConfig,
         grad_peak: f64,
         guard: &mut Guard<T>,
         grad: impl Fn(usize, Range<usize>) -> Grad<'g, T>,
+        member: Option<&mut MemberProbe<T>>,
     ) -> Outcome {
         let note = &self.notes[team.id()];
         note.grad.store(grad_peak.to_bits(), Ordering::Relaxed);
@@ -368,23 +449,20 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         if !grad_peak.is_finite() {
             return Outcome::NonFinite;
         }
+        let grad_peak = self.condition(team, &guard.owned, grad_peak);
         let combine = |read: fn(&MemberNote) -> Peaks| {
             notes.iter().fold(Peaks::ZERO, |acc, n| acc.max(read(n)))
         };
-        let mut bounds = self
-            .config
-            .update_bounds::<T>(t, grad_peak, combine(|n| n.peaks.read()));
+        let mut bounds = config.update_bounds::<T>(t, grad_peak, combine(|n| n.peaks.read()));
         if bounds.is_none() && notes.iter().any(|n| n.loose.load(Ordering::Relaxed)) {
             // Bounds carried from step to step grow loose: measure, then try again.
             guard.measure(self);
             note.measured.publish(guard.peaks);
             team.sync();
-            bounds = self
-                .config
-                .update_bounds::<T>(t, grad_peak, combine(|n| n.measured.read()));
+            bounds = config.update_bounds::<T>(t, grad_peak, combine(|n| n.measured.read()));
         }
         if let Some(bounds) = bounds {
-            self.apply(&guard.owned, t, &grad);
+            self.apply(&guard.owned, t, config, &grad, member);
             guard.peaks = bounds;
             guard.loose = true;
             return Outcome::Done;
@@ -396,7 +474,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         if !notes.iter().all(|n| n.saved.load(Ordering::Relaxed)) {
             return Outcome::OutOfMemory;
         }
-        self.apply(&guard.owned, t, &grad);
+        self.apply(&guard.owned, t, config, &grad, member);
         note.finite.store(guard.all_finite(self), Ordering::Relaxed);
         team.sync();
         if notes.iter().all(|n| n.finite.load(Ordering::Relaxed)) {
@@ -408,18 +486,81 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         }
     }
 
-    /// Applies the optimizer to `owned`.
+    /// Before the update, on finite gradients: every block's `Σg²` when the stepper has a
+    /// probe (diagnostics, clipping by norm), then the clipping. Returns a bound of the
+    /// gradients' magnitudes after it.
+    ///
+    /// # Safety
+    /// Every member calls this alike with its own spans, after the gradients' barrier.
+    unsafe fn condition(&self, team: &Team<'_>, owned: &[(usize, Range<usize>)], peak: f64) -> f64 {
+        if let Some(view) = &self.probe {
+            for (index, span) in owned {
+                for (b, sub) in view.blocks.of(*index, span.clone()) {
+                    let g = &*self.tensors[*index].grad.part(sub);
+                    view.grad_sq.part(b..b + 1)[0] = kernels::sum_squares(g);
+                }
+            }
+        }
+        let each = |f: &dyn Fn(&mut T)| {
+            for (index, span) in owned {
+                self.tensors[*index]
+                    .grad
+                    .part(span.clone())
+                    .iter_mut()
+                    .for_each(f);
+            }
+        };
+        match (self.clip, &self.probe) {
+            (Some(Clip::Norm(max)), Some(view)) => {
+                team.sync(); // every block's sum written
+                let norm = view.grad_sq.read().iter().sum::<f64>().sqrt();
+                // torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6) when below 1.
+                let coef = max / (norm + 1e-6);
+                if coef < 1.0 {
+                    let c = T::of(coef);
+                    each(&|g| *g = *g * c);
+                }
+                peak
+            }
+            (Some(Clip::Value(v)), _) => {
+                let (hi, lo) = (T::of(v), T::of(-v));
+                each(&|g| *g = g.max(lo).min(hi));
+                peak.min(T::of(v).f64())
+            }
+            _ => peak,
+        }
+    }
+
+    /// Applies the optimizer to `owned`; with a recording probe, block by block, noting each
+    /// block's change (`member.old` holds the values before it).
     unsafe fn apply<'g>(
         &self,
         owned: &[(usize, Range<usize>)],
         t: u64,
+        config: &OptimizerConfig,
         grad: &impl Fn(usize, Range<usize>) -> Grad<'g, T>,
+        member: Option<&mut MemberProbe<T>>,
     ) {
+        let record = self.probe.as_ref().filter(|p| p.record);
+        if let (Some(view), Some(m)) = (record, member) {
+            for (index, span) in owned {
+                for (b, sub) in view.blocks.of(*index, span.clone()) {
+                    let mut values = self.values(*index, sub.clone());
+                    let old = &mut m.old[..sub.len()];
+                    if let Some((param, state)) = values.all().split_first_mut() {
+                        old.copy_from_slice(param);
+                        config.update(t, param, grad(*index, sub.clone()), state);
+                        let (d, o) = kernels::change_sums(old, param);
+                        view.change.part(2 * b..2 * b + 2).copy_from_slice(&[d, o]);
+                    }
+                }
+            }
+            return;
+        }
         for (index, span) in owned {
             let mut values = self.values(*index, span.clone());
             if let Some((param, state)) = values.all().split_first_mut() {
-                self.config
-                    .update(t, param, grad(*index, span.clone()), state);
+                config.update(t, param, grad(*index, span.clone()), state);
             }
         }
     }
