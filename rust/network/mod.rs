@@ -20,6 +20,7 @@ mod evaluate;
 mod passes;
 mod spec;
 mod state;
+mod summary;
 pub mod workspace;
 
 use crate::activations::Activation;
@@ -36,6 +37,7 @@ use crate::scalar::Scalar;
 pub(crate) use checks::check_alpha;
 pub use spec::{NetworkSpec, StackSpec};
 pub use state::{StateEntry, StateRef, StateValues};
+pub use summary::SummaryRow;
 
 use spec::init_neighbour;
 pub use workspace::{Gradients, GradientsView, ParamsView, Workspace, WorkspaceView};
