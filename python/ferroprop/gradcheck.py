@@ -9,6 +9,11 @@ training-mode loss of the whole batch recomputed: `n = (L(θ+eps) − L(θ−eps
 training mode BatchNorm normalises with the batch's statistics (its running buffers are not
 parameters and are not checked, nor changed: no step is taken) and Dropout applies the masks
 of the next step, the same in every evaluation.
+
+One loss is special: scikit-learn's `squared_error` reports half the squared error averaged
+over the `K` outputs but, as scikit-learn computes it, takes the gradient of the sum over
+outputs; its numeric derivative is multiplied by `K` so the check is of the gradient the
+engine means to compute.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from . import _core
 from ._model import Model
 
 __all__ = ["GradcheckError", "gradcheck"]
+
+#: Losses whose engine gradient is that of `K` times the reported loss (`K` outputs).
+_SUMMED_OVER_OUTPUTS = ("squared_error",)
 
 
 class GradcheckError(RuntimeError):
@@ -108,6 +116,7 @@ def gradcheck(
     twin = _Twin(net)
     x, t, w = twin._x(X), twin._y(y), twin._w(sample_weight)
     analytic = _analytic(twin, x, t, w)
+    scale = twin._core.widths[-1] if twin.loss_name in _SUMMED_OVER_OUTPUTS else 1
     state = twin.state_dict()
     entries: list[tuple[str, Any]] = [
         (name, np.ascontiguousarray(v) if v.dtype.kind == "f" else int(v))
@@ -123,7 +132,7 @@ def gradcheck(
         picks = _entries(base.size, max_entries)
         worst_diff = worst_num = 0.0
         for k in picks:
-            numeric = _central(twin, entries, position[name], base, int(k), eps, x, t, w)
+            numeric = scale * _central(twin, entries, position[name], base, int(k), eps, x, t, w)
             a = float(grad.ravel()[k])
             diff = abs(a - numeric)
             if not diff <= atol + rtol * abs(numeric):  # NaN fails
