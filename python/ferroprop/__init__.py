@@ -33,6 +33,7 @@ from ._core import (
 )
 from ._model import History
 from ._threads import get_num_threads, max_threads, set_num_threads
+from .gradcheck import GradcheckError, gradcheck
 from .model_files import load, provide
 from .network import Network
 from .sequential import Sequential
@@ -48,6 +49,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "DivergenceError",
+    "GradcheckError",
     "History",
     "InternalError",
     "MLPClassifier",
@@ -61,6 +63,7 @@ __all__ = [
     "layers",
     "losses",
     "get_num_threads",
+    "gradcheck",
     "load",
     "max_threads",
     "set_num_threads",

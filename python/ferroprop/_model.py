@@ -4,6 +4,7 @@ that run it — inference, the loss, named tensors, one step, the training loop.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +21,8 @@ from ._validation import (
     as_vector,
     native,
 )
+from .graph import graph as _graph
+from .summary import Summary, summarize
 
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
@@ -58,6 +61,7 @@ class Model:
 
     _core: _core.Network
     _dtype: np.dtype
+    _seed: int
 
     # -- description --------------------------------------------------------------------------
 
@@ -73,6 +77,16 @@ class Model:
     def layers(self) -> list[_core.Layer]:
         """The layers, as built (for `Network`: the Dense/activation stack it stands for)."""
         return list(self._core.layers)
+
+    def summary(self) -> Summary:
+        """A Keras-like table of the layers (output shapes, parameters, FLOPs per sample): a
+        `ferroprop.summary.Summary`, printed as the table, with `.rows` and totals."""
+        return summarize(self._core)
+
+    def graph(self, format: str = "dot", path: str | os.PathLike[str] | None = None) -> str:
+        """The graph of one training step as Graphviz DOT (`format="svg"`: rendered by `dot`),
+        also written to `path` if given; see `ferroprop.graph`."""
+        return _graph(self._core, format, path)
 
     @property
     def training_steps(self) -> int:

@@ -23,6 +23,13 @@ impl LayerOps for ActivationLayer {
         (Some(0), 0)
     }
 
+    /// [`unit_flops`] per unit; no backward work for a first layer.
+    fn flops(&self, _fan_in: usize, input_grad: bool) -> (u64, u64) {
+        let (f, b) = unit_flops(self.act);
+        let n = self.width as u64;
+        (f * n, if input_grad { b * n } else { 0 })
+    }
+
     unsafe fn forward<T: Scalar>(
         &self,
         pass: &Pass,
@@ -50,5 +57,20 @@ impl LayerOps for ActivationLayer {
         dst.copy_from_slice(&io.grad.read()[span.clone()]);
         let x = input.row_slice(pass.mine.clone());
         kernels::activation_backward(dst, x, &io.out.read()[span], self.act);
+    }
+}
+
+/// FLOPs per unit of `act` (forward `act(z)`, backward `dA ⊙ act'(z)`), exp and tanh counting
+/// one: identity 0/0, relu 1/1, leaky_relu 2/2, sigmoid 4/3 (`1/(1+e^-z)`; `dA·a·(1-a)`),
+/// tanh 1/3 (`dA·(1-a²)`), gelu 9/18 (the tanh approximation and its derivative, recomputing
+/// the tanh).
+pub fn unit_flops(act: Activation) -> (u64, u64) {
+    match act {
+        Activation::Identity => (0, 0),
+        Activation::Relu => (1, 1),
+        Activation::LeakyRelu => (2, 2),
+        Activation::Sigmoid => (4, 3),
+        Activation::Tanh => (1, 3),
+        Activation::Gelu => (9, 18),
     }
 }

@@ -91,6 +91,15 @@ impl LayerOps for BatchNorm {
         (rows.checked_mul(self.width), STATS * self.width)
     }
 
+    /// Per unit (training), forward 8 (mean 1, variance 3, `x̂` 2, `γ⊙x̂ + β` 2); backward 3
+    /// (`dβ` 1, `dγ` 2) + 5 for `dx = γ·r·(dy - dβ/N - x̂·dγ/N)` (per-feature factors once per
+    /// batch) unless this is the first layer. The running-statistics update is per feature per
+    /// batch, not counted.
+    fn flops(&self, _fan_in: usize, input_grad: bool) -> (u64, u64) {
+        let n = self.width as u64;
+        (8 * n, (3 + if input_grad { 5 } else { 0 }) * n)
+    }
+
     unsafe fn forward<T: Scalar>(&self, pass: &Pass, t: &Tensors<T>, input: MatRef<T>, io: &Io<T>) {
         let n = self.width;
         let (gamma, beta) = (t.params[self.weight].read(), t.params[self.bias].read());

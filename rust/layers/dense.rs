@@ -41,6 +41,14 @@ impl LayerOps for Dense {
         (z, 0)
     }
 
+    /// Forward `2·in·out` (`X·W`) + `out` (bias); backward `2·in·out` (`dW = Xᵀ·dZ`) + `out`
+    /// (`db`) + `2·in·out` (`dX = dZ·Wᵀ`) unless this is the first layer.
+    fn flops(&self, fan_in: usize, input_grad: bool) -> (u64, u64) {
+        let (i, o) = (fan_in as u64, self.fan_out as u64);
+        let gemm = 2 * i * o;
+        (gemm + o, gemm + o + if input_grad { gemm } else { 0 })
+    }
+
     unsafe fn forward<T: Scalar>(&self, pass: &Pass, t: &Tensors<T>, input: MatRef<T>, io: &Io<T>) {
         let rows = pass.mine.clone();
         let n = self.fan_out;

@@ -81,6 +81,13 @@ impl LayerOps for Dropout {
         (rows.checked_mul(self.width), 0)
     }
 
+    /// One multiply per unit each way (by the mask's `0` or `1/(1-p)`); no backward work for a
+    /// first layer.
+    fn flops(&self, _fan_in: usize, input_grad: bool) -> (u64, u64) {
+        let n = self.width as u64;
+        (n, if input_grad { n } else { 0 })
+    }
+
     unsafe fn forward<T: Scalar>(
         &self,
         pass: &Pass,

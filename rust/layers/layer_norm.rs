@@ -36,6 +36,14 @@ impl LayerOps for LayerNorm {
         (rows.checked_mul(self.width + 1), 0)
     }
 
+    /// Per unit, forward 8 (mean 1, variance 3, `x̂` 2, `γ⊙x̂ + β` 2); backward 3 (`dγ` 2,
+    /// `dβ` 1) + 8 for `dx` (`g` 1, its two means 3, `r·(g - mean(g) - x̂·…)` 4) unless this
+    /// is the first layer.
+    fn flops(&self, _fan_in: usize, input_grad: bool) -> (u64, u64) {
+        let n = self.width as u64;
+        (8 * n, (3 + if input_grad { 8 } else { 0 }) * n)
+    }
+
     unsafe fn forward<T: Scalar>(&self, pass: &Pass, t: &Tensors<T>, input: MatRef<T>, io: &Io<T>) {
         let n = self.width;
         let (xhat_at, rstd_at) = self.split(pass.rows);

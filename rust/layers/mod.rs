@@ -159,6 +159,18 @@ pub trait LayerOps {
     /// Elements of `aux` for a batch of `rows` rows, and of `stats`.
     fn scratch(&self, rows: usize) -> (Option<usize>, usize);
 
+    /// Floating-point operations per sample (row) of a training step's (forward, backward)
+    /// passes, for an input of `fan_in` features. `input_grad`: whether the backward pass
+    /// computes the gradient with respect to the input (false for the first layer, whose
+    /// `grad_in` is None: see [`Self::backward`]; its parameter gradients are still counted).
+    ///
+    /// Convention: one multiply, add, compare, exp or tanh is one FLOP; a multiply-add two
+    /// (so a GEMM of `m×k` by `k×n` is `2·m·k·n`). Per-row scalars (a row's `1/√(σ²+ε)`),
+    /// per-feature work done once per batch (BatchNorm's statistics divided by the batch
+    /// size), dropout's mask hashing and memory copies are not counted. A fused activation is
+    /// counted in its own layer, not in the Dense before it.
+    fn flops(&self, fan_in: usize, input_grad: bool) -> (u64, u64);
+
     /// Computes this member's rows of the output from the input.
     ///
     /// # Safety
@@ -217,6 +229,10 @@ impl LayerOps for Layer {
 
     fn scratch(&self, rows: usize) -> (Option<usize>, usize) {
         each_layer!(self, |l| l.scratch(rows))
+    }
+
+    fn flops(&self, fan_in: usize, input_grad: bool) -> (u64, u64) {
+        each_layer!(self, |l| l.flops(fan_in, input_grad))
     }
 
     unsafe fn forward<T: Scalar>(&self, pass: &Pass, t: &Tensors<T>, input: MatRef<T>, io: &Io<T>) {

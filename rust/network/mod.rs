@@ -21,6 +21,7 @@ mod metrics;
 mod passes;
 mod spec;
 mod state;
+mod summary;
 pub mod workspace;
 
 use crate::activations::Activation;
@@ -38,6 +39,7 @@ pub(crate) use checks::check_alpha;
 pub use metrics::{MetricSums, MetricTotals, Metrics};
 pub use spec::{NetworkSpec, StackSpec};
 pub use state::{StateEntry, StateRef, StateValues};
+pub use summary::SummaryRow;
 
 use spec::init_neighbour;
 pub use workspace::{Gradients, GradientsView, ParamsView, Workspace, WorkspaceView};

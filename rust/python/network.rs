@@ -37,6 +37,9 @@ macro_rules! typed {
     };
 }
 
+/// A summary row as returned to Python (see `Network::summary_rows`).
+pub type SummaryTuple = (usize, &'static str, usize, usize, usize, usize, u64, u64);
+
 /// The engine network behind `ferroprop.Network`. Arrays arrive converted to the network's
 /// dtype, aligned and in C order; class labels as int64. Safe to share between threads (see
 /// `access`).
@@ -182,6 +185,22 @@ impl PyNetwork {
                 })?;
                 to_array(py, keep, &[rows, width])
             })
+        })
+    }
+
+    /// One tuple per layer: `(index, kind, fan_in, width, params, buffers, flops_forward,
+    /// flops_backward)`, FLOPs per sample of a training step (see `ferroprop.summary`).
+    fn summary_rows(&self, py: Python<'_>) -> PyResult<Vec<SummaryTuple>> {
+        guarded("Network.summary_rows", || {
+            typed!(self, T => self.read_detached::<T, _>(py, |n| {
+                Ok(n.summary_rows()
+                    .into_iter()
+                    .map(|r| {
+                        (r.index, r.kind, r.fan_in, r.width, r.params, r.buffers,
+                         r.flops_forward, r.flops_backward)
+                    })
+                    .collect())
+            }))
         })
     }
 
