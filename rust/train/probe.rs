@@ -224,7 +224,7 @@ impl Probe {
             ];
             if let (_, Some(gamma)) = tensors_of(&net.layers()[*layer]) {
                 let g = net.param(gamma);
-                let (s, q) = kernels::sum_and_squares(g);
+                let (s, q) = (kernels::sum(g), kernels::sum_squares(g));
                 let n = g.len().max(1) as f64;
                 values.push(("gamma_mean", s / n));
                 values.push(("gamma_std", (q / n - (s / n) * (s / n)).max(0.0).sqrt()));
@@ -350,7 +350,7 @@ impl ProbeView<'_> {
             for start in mine.clone().step_by(ROW_UNIT) {
                 let end = (start + ROW_UNIT).min(mine.end);
                 let rows = &a.read()[start * units..end * units];
-                let (s, q) = kernels::sum_and_squares(rows);
+                let (s, q) = (kernels::sum(rows), kernels::sum_squares(rows));
                 let slot = (w * self.row_blocks + start / ROW_UNIT) * 2;
                 self.acts.part(slot..slot + 2).copy_from_slice(&[s, q]);
                 let threshold = match watched.act {

@@ -493,7 +493,8 @@ impl<'a, T: Scalar> Stepper<'a, T> {
     /// # Safety
     /// Every member calls this alike with its own spans, after the gradients' barrier.
     unsafe fn condition(&self, team: &Team<'_>, owned: &[(usize, Range<usize>)], peak: f64) -> f64 {
-        if let Some(view) = &self.probe {
+        // Without clipping, a recording `apply` sums the gradients itself, block by block.
+        if let (Some(view), Some(_)) = (&self.probe, self.clip) {
             for (index, span) in owned {
                 for (b, sub) in view.blocks.of(*index, span.clone()) {
                     let g = &*self.tensors[*index].grad.part(sub);
@@ -550,8 +551,15 @@ impl<'a, T: Scalar> Stepper<'a, T> {
                     if let Some((param, state)) = values.all().split_first_mut() {
                         old.copy_from_slice(param);
                         config.update(t, param, grad(*index, sub.clone()), state);
-                        let (d, o) = kernels::change_sums(old, param);
+                        let (d, o) = (
+                            kernels::change_squares(old, param),
+                            kernels::sum_squares(old),
+                        );
                         view.change.part(2 * b..2 * b + 2).copy_from_slice(&[d, o]);
+                        if self.clip.is_none() {
+                            let g = &*self.tensors[*index].grad.part(sub.clone());
+                            view.grad_sq.part(b..b + 1)[0] = kernels::sum_squares(g);
+                        }
                     }
                 }
             }
