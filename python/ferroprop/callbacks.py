@@ -17,7 +17,7 @@ import numbers
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import IO, Any
 
 from .callback_list import CallbackList
 from .diagnostics import warn_user
@@ -338,7 +338,7 @@ class CSVLogger(Callback):
         self.sep = separator
         self.append = _flag(append, "append")
         self.keys: list[str] | None = None
-        self._file: TextIO | None = None
+        self._file: IO[str] | None = None
         self._writer: csv.DictWriter | None = None
         self._header = True
 
@@ -357,18 +357,20 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self._file is None:
             self.on_train_begin()
+        file = self._file
+        assert file is not None
         if self.keys is None:
             self.keys = sorted(k for k in logs if k not in ("epoch", "diagnostics"))
         if self._writer is None:
             self._writer = csv.DictWriter(
-                self._file, fieldnames=["epoch", *self.keys], delimiter=self.sep
+                file, fieldnames=["epoch", *self.keys], delimiter=self.sep
             )
             if self._header:
                 self._writer.writeheader()
         row = {"epoch": epoch}
         row.update((key, logs.get(key, "NA")) for key in self.keys)
         self._writer.writerow(row)
-        self._file.flush()
+        file.flush()
         return None
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:

@@ -14,6 +14,7 @@ import os
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
+from types import FrameType
 from typing import Any
 
 from .history import layer_order
@@ -178,7 +179,7 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
     """`warnings.warn` attributed to the first caller outside the ferroprop package (the line
     that called `fit`), however deep inside ferroprop the warning is raised."""
     level = 2  # stacklevel 2: warn_user's caller, frame 1
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
         _PACKAGE_DIR + os.sep
     ):

@@ -113,7 +113,7 @@ def _matplotlib(standalone: bool) -> tuple[Any, Any]:
 
 def _series(hist: Any, fields: Sequence[tuple[str, str]]) -> list[tuple[Sequence[float], str]]:
     """The non-empty lists among `fields`, with their legend labels."""
-    out = []
+    out: list[tuple[Sequence[float], str]] = []
     for name, label in fields:
         values = list(getattr(hist, name, []) or [])
         if values:
@@ -123,7 +123,7 @@ def _series(hist: Any, fields: Sequence[tuple[str, str]]) -> list[tuple[Sequence
 
 def _layer_series(diagnostics: Any, metrics: Sequence[str]) -> list[tuple[Sequence[float], str]]:
     """Each layer's first metric of `metrics` that it reports, labelled "layer 'N'"."""
-    out = []
+    out: list[tuple[Sequence[float], str]] = []
     for layer in diagnostics:
         reported = diagnostics[layer]
         for metric in metrics:
