@@ -17,7 +17,7 @@ install:
 	$(PIP) install --quiet .
 
 test-deps:
-	$(PIP) install --quiet "numpy>=1.24" "safetensors>=0.4" "scikit-learn>=1.6" scipy pandas joblib tqdm \
+	$(PIP) install --quiet "numpy>=1.24" "safetensors>=0.4" "scikit-learn>=1.6" scipy pandas joblib tqdm "matplotlib>=3.7" \
 		"pytest>=7" "hypothesis>=6.170,<7" "ruff>=0.5" "maturin>=1.7,<2" "mypy>=1.18"
 
 ## Everything CI runs: formatting, lints, Rust unit tests, the build, the stubs, pytest.

@@ -17,7 +17,7 @@ A stack of layers, as `torch.nn.Sequential`:
 
 from typing import Any
 
-from . import datasets, layers, losses
+from . import callbacks, datasets, layers, losses
 from ._core import (
     OPTIMIZERS,
     SGD,
@@ -31,11 +31,13 @@ from ._core import (
     __version__,
     simd_path,
 )
-from ._model import History
 from ._threads import get_num_threads, max_threads, set_num_threads
+from .diagnostics import TrainingWarning
 from .gradcheck import GradcheckError, gradcheck
+from .history import History
 from .model_files import load, provide
 from .network import Network
+from .plotting import plot_history
 from .sequential import Sequential
 
 # The estimators' loader registers itself when `ferroprop.sklearn` is imported: on demand, as
@@ -58,7 +60,9 @@ __all__ = [
     "Optimizer",
     "RMSprop",
     "Sequential",
+    "TrainingWarning",
     "__version__",
+    "callbacks",
     "datasets",
     "layers",
     "losses",
@@ -66,6 +70,7 @@ __all__ = [
     "gradcheck",
     "load",
     "max_threads",
+    "plot_history",
     "set_num_threads",
     "simd_path",
 ]

@@ -3,7 +3,6 @@ that run it — inference, the loss, named tensors, one step, the training loop.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,27 +21,13 @@ from ._validation import (
     native,
 )
 from .graph import graph as _graph
+from .history import History
 from .summary import Summary, summarize
 
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
 #: `fit`'s per-epoch callback: (epoch, loss, val_loss, val_accuracy, seconds).
 EpochCallback = Callable[[int, float, float | None, float | None, float], None]
-
-
-@dataclasses.dataclass
-class History:
-    """Per-epoch record of a `fit` call.
-
-    `loss` is the mean training loss (each batch's loss taken before its update);
-    `val_loss` and `val_accuracy` are filled when `validation_data` is given (accuracy for the
-    cross-entropies only); `seconds` is each epoch's wall time.
-    """
-
-    loss: list[float] = dataclasses.field(default_factory=list)
-    val_loss: list[float] = dataclasses.field(default_factory=list)
-    val_accuracy: list[float] = dataclasses.field(default_factory=list)
-    seconds: list[float] = dataclasses.field(default_factory=list)
 
 
 def dtype_name(dtype: Any) -> str:
