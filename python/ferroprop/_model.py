@@ -20,6 +20,8 @@ from ._validation import (
     as_vector,
     native,
 )
+from .callback_list import CallbackList
+from .diagnostics import Thresholds, Watcher
 from .graph import graph as _graph
 from .history import History
 from .summary import Summary, summarize
@@ -189,6 +191,13 @@ class Model:
         verbose: bool = False,
         callback: EpochCallback | None = None,
         sample_weight: Any = None,
+        *,
+        schedule: _core.Schedule | None = None,
+        callbacks: Any = None,
+        clip_grad_norm: float | None = None,
+        clip_grad_value: float | None = None,
+        validation_split: float | None = None,
+        diagnostics: bool | Thresholds = False,
     ) -> History:
         """Mini-batch training, looped in Rust with the GIL released.
 
@@ -197,71 +206,146 @@ class Model:
         keeps its state across calls. `seed=None` draws shuffles from the network's own
         generator (reproducible from its seed); an integer fixes them. Ctrl-C stops between
         batches with the parameters of the last completed step and raises KeyboardInterrupt.
-        A non-finite loss raises `DivergenceError` naming the epoch and batch.
-        `callback(epoch, loss, val_loss, val_accuracy, seconds)` is called after each epoch
-        (epoch counted from 1; val_* None without validation data), after the `verbose` line.
-        Validation runs in evaluation mode. `sample_weight (n,)` weights each row's loss (see
-        `ferroprop.losses`).
+        A non-finite loss raises `DivergenceError` naming the epoch and batch (unless a
+        `TerminateOnNaN` callback turns it into a quiet stop). Validation runs in evaluation
+        mode. `sample_weight (n,)` weights each row's loss (see `ferroprop.losses`).
+
+        Args:
+            schedule: a learning-rate schedule (`ferroprop.schedules`), stepped inside the
+                loop per batch or per epoch as PyTorch steps it.
+            callbacks: `ferroprop.callbacks` objects or anything with
+                `on_epoch_end(epoch, logs)` (epoch 0-based, as Keras; a true return stops),
+                called after each epoch.
+            callback: the older per-epoch hook `callback(epoch, loss, val_loss,
+                val_accuracy, seconds)` (epoch from 1), called after the `verbose` line.
+            clip_grad_norm, clip_grad_value: clip the gradients before each update, by their
+                global L2 norm or elementwise (`torch.nn.utils.clip_grad_norm_` /
+                `clip_grad_value_`); one of them.
+            validation_split: validate on this fraction of the rows, the last ones (as Keras),
+                and train on the others; not with `validation_data`.
+            diagnostics: True (or `ferroprop.diagnostics.Thresholds(...)` to move the
+                thresholds) records per-layer diagnostics in `History.diagnostics` and warns
+                (`TrainingWarning`, once per kind) of vanishing gradients, dead units, too
+                large updates and overfitting.
+
+        Returns:
+            The `History`: loss, metrics (accuracy, or mae and r2), their validation twins,
+            lr, seconds and diagnostics per epoch.
         """
         optimizer = _core.SGD(lr=0.01) if optimizer is None else optimizer
         _check_optimizer(optimizer)
         epochs = as_count(epochs, "epochs")
         batch_size = as_count(batch_size, "batch_size", 1)
         seed = None if seed is None else as_seed(seed)
+        if schedule is not None and not isinstance(schedule, _core.Schedule):
+            raise TypeError(
+                f"schedule: expected a ferroprop schedule ({', '.join(_core.SCHEDULES)}), "
+                f"got {type(schedule).__name__}"
+            )
+        thresholds = _thresholds(diagnostics)
+        X, y, sw = self._x(X), self._y(y), self._w(sample_weight)
         x_val = y_val = None
         if validation_data is not None:
+            if validation_split is not None:
+                raise ValueError("validation_split, validation_data: give one of them, not both")
             if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
                 raise ValueError("validation_data: expected a pair (X_val, y_val)")
             x_val = self._x(validation_data[0], "X_val")
             y_val = self._y(validation_data[1], "y_val")
-        X, y, sw = self._x(X), self._y(y), self._w(sample_weight)
-        report = _print_epoch(epochs, len(X)) if verbose else None
+        elif validation_split is not None:
+            cut = _split_point(validation_split, len(X))
+            X, x_val, y, y_val = X[:cut], X[cut:], y[:cut], y[cut:]
+            sw = None if sw is None else sw[:cut]
+        hooks = [_print_epoch(epochs, len(X))] if verbose else []
         if callback is not None:
             if not callable(callback):
                 raise TypeError(f"callback: expected a callable, got {type(callback).__name__}")
-            if report is not None:
-                printer, user = report, callback
+            hooks.append(_legacy(callback))
+        watcher = None if thresholds is None else Watcher(thresholds)
+        run = CallbackList(callbacks, self, watcher)
 
-                def report(*row: Any) -> None:
-                    printer(*row)
-                    user(*row)
+        def on_epoch(logs: dict[str, Any]) -> bool:
+            for hook in hooks:
+                hook(logs)
+            return run.epoch_end(logs["epoch"] - 1, logs)
 
-            else:
-                report = callback
-        legacy = report
+        run.begin()
+        try:
+            self._core.fit(
+                X,
+                y,
+                epochs,
+                batch_size,
+                optimizer,
+                shuffle=bool(shuffle),
+                seed=seed,
+                x_val=x_val,
+                y_val=y_val,
+                on_epoch=on_epoch,
+                sample_weight=sw,
+                schedule=schedule,
+                clip_grad_norm=_optional_float(clip_grad_norm, "clip_grad_norm"),
+                clip_grad_value=_optional_float(clip_grad_value, "clip_grad_value"),
+                diagnostics=thresholds is not None,
+            )
+        except _core.DivergenceError as err:
+            if not run.divergence(err):
+                raise
+        run.end()
+        return run.history
 
-        def on_epoch(logs: dict[str, Any]) -> None:
-            if legacy is not None:
-                legacy(
-                    logs["epoch"],
-                    logs["loss"],
-                    logs.get("val_loss"),
-                    logs.get("val_accuracy"),
-                    logs["seconds"],
-                )
 
-        rows = self._core.fit(
-            X,
-            y,
-            epochs,
-            batch_size,
-            optimizer,
-            shuffle=bool(shuffle),
-            seed=seed,
-            x_val=x_val,
-            y_val=y_val,
-            on_epoch=on_epoch,
-            sample_weight=sw,
+def _thresholds(diagnostics: Any) -> Thresholds | None:
+    """`fit`'s `diagnostics`: None when off, else the warning thresholds."""
+    if isinstance(diagnostics, Thresholds):
+        return diagnostics
+    if isinstance(diagnostics, bool | np.bool_):
+        return Thresholds() if diagnostics else None
+    raise TypeError(
+        "diagnostics: expected True, False or ferroprop.diagnostics.Thresholds(...), "
+        f"got {type(diagnostics).__name__}"
+    )
+
+
+def _optional_float(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _split_point(fraction: Any, rows: int) -> int:
+    """Where `validation_split` cuts `rows` rows: the training rows before, at least one row
+    on each side."""
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, int | float | np.floating)
+        or not 0.0 < float(fraction) < 1.0
+    ):
+        raise ValueError(f"validation_split: expected a number in (0, 1), got {fraction!r}")
+    cut = rows - int(rows * float(fraction))
+    if cut == rows or cut == 0:
+        raise ValueError(
+            f"validation_split: {fraction} of {rows} rows leaves no rows to "
+            f"{'validate on' if cut == rows else 'train on'}"
         )
-        hist = History()
-        for logs in rows:
-            hist.loss.append(logs["loss"])
-            hist.seconds.append(logs["seconds"])
-            if "val_loss" in logs:
-                hist.val_loss.append(logs["val_loss"])
-            if "val_accuracy" in logs:
-                hist.val_accuracy.append(logs["val_accuracy"])
-        return hist
+    return cut
+
+
+def _legacy(callback: EpochCallback) -> Callable[[dict[str, Any]], None]:
+    """The `callback(epoch, loss, val_loss, val_accuracy, seconds)` form, from the logs."""
+
+    def hook(logs: dict[str, Any]) -> None:
+        callback(
+            logs["epoch"],
+            logs["loss"],
+            logs.get("val_loss"),
+            logs.get("val_accuracy"),
+            logs["seconds"],
+        )
+
+    return hook
 
 
 def _entry(value: Any) -> np.ndarray:
@@ -277,17 +361,16 @@ def _check_optimizer(optimizer: Any) -> None:
         )
 
 
-def _print_epoch(epochs: int, rows: int) -> EpochCallback:
-    """The `fit(verbose=True)` callback: one line per epoch."""
+def _print_epoch(epochs: int, rows: int) -> Callable[[dict[str, Any]], None]:
+    """The `fit(verbose=True)` hook: one line per epoch."""
 
-    def report(
-        epoch: int, loss: float, val_loss: float | None, val_acc: float | None, seconds: float
-    ) -> None:
-        parts = [f"epoch {epoch}/{epochs}", f"loss {loss:.4f}"]
-        if val_loss is not None:
-            parts.append(f"val_loss {val_loss:.4f}")
-        if val_acc is not None:
-            parts.append(f"val_accuracy {val_acc:.4f}")
+    def report(logs: dict[str, Any]) -> None:
+        parts = [f"epoch {logs['epoch']}/{epochs}", f"loss {logs['loss']:.4f}"]
+        for name in ("accuracy", "mae", "r2", "val_loss", "val_accuracy", "val_mae", "val_r2"):
+            if name in logs:
+                parts.append(f"{name} {logs[name]:.4f}")
+        seconds = logs["seconds"]
+        parts.append(f"lr {logs['lr']:.3g}")
         parts.append(f"{seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} samples/s)")
         print("  ".join(parts), flush=True)
 
