@@ -66,6 +66,7 @@ pub mod network;
 pub mod optimizers;
 pub mod rng;
 pub mod scalar;
+pub mod schedules;
 pub mod threads;
 pub mod train;
 

@@ -184,6 +184,51 @@ impl OptimizerConfig {
         Ok(())
     }
 
+    /// Sets a learning rate a schedule computed: finite and >= 0 (torch lets a schedule reach
+    /// 0, e.g. `CosineAnnealingLR` at `T_max` with `eta_min=0`), which the schedules
+    /// guarantee; [`OptimizerConfig::set_lr`] is the checked setter for users.
+    pub fn set_scheduled_lr(&mut self, lr: f64) {
+        dispatch!(self, rule => *rule.lr_mut() = lr);
+    }
+
+    /// The momentum a schedule may cycle (`OneCycleLR(cycle_momentum=True)`): SGD's momentum,
+    /// Adam's beta1, RMSprop's momentum. None where there is none to cycle: Adagrad, and SGD
+    /// (torch form) or RMSprop at momentum 0, which keep no momentum buffer.
+    pub fn momentum(&self) -> Option<f64> {
+        match self {
+            OptimizerConfig::Sgd(s) if s.velocity || s.momentum > 0.0 => Some(s.momentum),
+            OptimizerConfig::Adam(a) => Some(a.beta1),
+            OptimizerConfig::RmsProp(r) if r.momentum > 0.0 => Some(r.momentum),
+            _ => None,
+        }
+    }
+
+    /// Replaces the momentum [`OptimizerConfig::momentum`] reports (checked as the
+    /// constructor checks it). Refused where there is none, and where the new value would
+    /// change the number of state buffers (momentum 0 for SGD or RMSprop): the state is kept.
+    pub fn set_momentum(&mut self, m: f64) -> Result<()> {
+        if self.momentum().is_none() {
+            return Err(Error::value(format!(
+                "momentum: {self} has no momentum (or beta1) to set"
+            )));
+        }
+        let mut next = self.clone();
+        match &mut next {
+            OptimizerConfig::Sgd(s) => s.momentum = m,
+            OptimizerConfig::Adam(a) => a.beta1 = m,
+            OptimizerConfig::RmsProp(r) => r.momentum = m,
+            OptimizerConfig::Adagrad(_) => {}
+        }
+        dispatch!(&next, rule => rule.check())?;
+        if next.buffers_per_parameter() != self.buffers_per_parameter() {
+            return Err(Error::value(format!(
+                "momentum: {m} would change the number of state buffers of {self}"
+            )));
+        }
+        *self = next;
+        Ok(())
+    }
+
     /// How many state buffers each parameter needs.
     pub fn buffers_per_parameter(&self) -> usize {
         dispatch!(self, rule => rule.buffers())
