@@ -7,6 +7,15 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "SCHEDULES",
+    "Schedule",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "OneCycleLR",
+    "LinearWarmup",
+    "ReduceLROnPlateau",
     "ACTIVATIONS",
     "Activation",
     "Adagrad",
@@ -60,6 +69,82 @@ class DivergenceError(FloatingPointError):
 
 class InternalError(RuntimeError):
     """A bug in ferroprop (a panic caught at its edge); the message names the operation."""
+
+SCHEDULES: tuple[str, ...]
+
+class Schedule:
+    """Base class of the learning-rate schedules (torch.optim.lr_scheduler semantics): the
+    schedule and its state, carried from one `fit` to the next."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def monitor(self) -> str | None: ...
+    @property
+    def last_epoch(self) -> int: ...
+    @property
+    def steps(self) -> int: ...
+    def reset(self) -> None: ...
+    def lrs(
+        self, lr: float, epochs: int, steps_per_epoch: int, metrics: Sequence[float] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """The lr of every batch from a fresh state with base lr `lr`.
+
+        Raises:
+            ValueError: bad counts, or too few `metrics` for ReduceLROnPlateau."""
+
+@final
+class StepLR(Schedule):
+    def __new__(cls, step_size: int, gamma: float = 0.1) -> Self: ...
+
+@final
+class MultiStepLR(Schedule):
+    def __new__(cls, milestones: Sequence[int], gamma: float = 0.1) -> Self: ...
+
+@final
+class ExponentialLR(Schedule):
+    def __new__(cls, gamma: float) -> Self: ...
+
+@final
+class CosineAnnealingLR(Schedule):
+    def __new__(cls, T_max: int, eta_min: float = 0.0) -> Self: ...
+
+@final
+class OneCycleLR(Schedule):
+    def __new__(
+        cls,
+        max_lr: float,
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float = 0.85,
+        max_momentum: float = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 10000.0,
+        three_phase: bool = False,
+    ) -> Self: ...
+
+@final
+class LinearWarmup(Schedule):
+    def __new__(cls, warmup_period: int, schedule: Schedule | None = None) -> Self: ...
+
+@final
+class ReduceLROnPlateau(Schedule):
+    def __new__(
+        cls,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 0.0001,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        eps: float = 1e-08,
+        monitor: str = "val_loss",
+    ) -> Self: ...
 
 class Optimizer:
     """Base class of SGD, Adam, AdamW, RMSprop and Adagrad: hyperparameters plus state kept
@@ -473,6 +558,7 @@ class Network:
         clip_grad_norm: float | None = None,
         clip_grad_value: float | None = None,
         diagnostics: bool = False,
+        schedule: Schedule | None = None,
     ) -> list[dict[str, Any]]:
         """The training loop, one epoch after another with the GIL released.
 

@@ -237,6 +237,7 @@ class Model:
         epochs = as_count(epochs, "epochs")
         batch_size = as_count(batch_size, "batch_size", 1)
         seed = None if seed is None else as_seed(seed)
+
         if schedule is not None and not isinstance(schedule, _core.Schedule):
             raise TypeError(
                 f"schedule: expected a ferroprop schedule ({', '.join(_core.SCHEDULES)}), "

@@ -12,6 +12,7 @@ use super::arrays::Vector;
 use super::errors::value_error;
 use super::network::{borrow_data, borrow_weights, PyNetwork};
 use super::optimizers::Optimizer;
+use super::schedules;
 use crate::error::{Error, Result};
 use crate::network::Metrics;
 use crate::rng::Rng;
@@ -40,6 +41,7 @@ pub struct FitArgs<'a, 'py> {
     pub clip_grad_norm: Option<f64>,
     pub clip_grad_value: Option<f64>,
     pub diagnostics: bool,
+    pub schedule: Option<Bound<'py, PyAny>>,
 }
 
 /// An epoch's report as the `logs` dict `fit` returns and passes to `on_epoch`: `epoch`,
@@ -177,6 +179,14 @@ pub fn fit<T: Typed>(
         diagnostics: args.diagnostics,
     };
     let (opt, on_epoch, seed) = (args.optimizer, args.on_epoch.as_ref(), args.seed);
+    let schedule = args
+        .schedule
+        .as_ref()
+        .map(schedules::snapshot)
+        .transpose()?;
+    let has_validation = val_set.is_some();
+    // The schedule's state and the lr of the last step, kept for after the fit.
+    let kept = std::sync::Mutex::new(None);
     let main_thread = is_main_thread(py)?;
     opt.check_fork()?;
     let session = this.shared.begin_fit()?;
@@ -190,27 +200,33 @@ pub fn fit<T: Typed>(
                 .read::<T, _>(|n| {
                     Trainer::new(n, &train_set, val_set.as_ref(), settings, order.as_deref())
                 })
+                .and_then(|t| match schedule.clone() {
+                    Some((s, st)) => t.with_schedule(s, st, &opt.config(), has_validation),
+                    None => Ok(t),
+                })
                 .map_err(|e| (e, None))?;
             let mut reports = Vec::new();
             while trainer.epochs_done() < epochs {
-                let report = this
-                    .shared
-                    .write::<T, _>(|net| {
-                        opt.with_state::<T, _>(id, |config, state| {
-                            let mut own = this.rng.lock().unwrap_or_else(|e| e.into_inner());
-                            let rng = fresh.as_mut().unwrap_or(&mut *own);
-                            trainer.epoch(
-                                net,
-                                config,
-                                state,
-                                &train_set,
-                                val_set.as_ref(),
-                                rng,
-                                &mut StopFlag(stop),
-                            )
-                        })
+                let outcome = this.shared.write::<T, _>(|net| {
+                    opt.with_state::<T, _>(id, |config, state| {
+                        let mut own = this.rng.lock().unwrap_or_else(|e| e.into_inner());
+                        let rng = fresh.as_mut().unwrap_or(&mut *own);
+                        trainer.epoch(
+                            net,
+                            config,
+                            state,
+                            &train_set,
+                            val_set.as_ref(),
+                            rng,
+                            &mut StopFlag(stop),
+                        )
                     })
-                    .map_err(|e| (e, None))?;
+                });
+                if let Some(st) = trainer.schedule_state() {
+                    let lr = outcome.as_ref().ok().map(|r| r.lr);
+                    *kept.lock().unwrap_or_else(|e| e.into_inner()) = Some((st.clone(), lr));
+                }
+                let report = outcome.map_err(|e| (e, None))?;
                 let mut halt = false;
                 if let Some(callback) = on_epoch {
                     let _scope = CallbackScope::enter(id);
@@ -255,6 +271,15 @@ pub fn fit<T: Typed>(
         }
     })?;
     drop(session);
+    if let (Some(obj), Some((state, lr))) = (
+        args.schedule.as_ref(),
+        kept.into_inner().unwrap_or_else(|e| e.into_inner()),
+    ) {
+        schedules::store(obj, state)?;
+        if let Some(lr) = lr {
+            opt.set_scheduled_lr(lr);
+        }
+    }
     // Ctrl-C wins even if the last batch finished meanwhile: the user asked to stop; then
     // the callback's own error.
     if let Some(err) = interrupt.or(callback_error) {

@@ -12,6 +12,7 @@ mod layers;
 mod losses;
 mod network;
 mod optimizers;
+mod schedules;
 mod tensors;
 
 use pyo3::prelude::*;
@@ -35,6 +36,10 @@ mod _core {
     use super::optimizers::{
         Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd, SklearnAdam, SklearnSgd,
     };
+    #[pymodule_export]
+    use super::schedules::{
+        CosineLr, ExponentialLr, MultiStepLr, OneCycle, Plateau, PySchedule, StepLr, Warmup,
+    };
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -56,6 +61,7 @@ mod _core {
         // The optimizer classes' names, for messages and the CLI (Python never retypes them).
         let names = pyo3::types::PyTuple::new(m.py(), crate::optimizers::NAMES)?;
         m.add("OPTIMIZERS", names)?;
+        m.add("SCHEDULES", tuple(&crate::schedules::NAMES)?)?;
         // Every loss name, for Python to take rather than retype.
         m.add(
             "LOSSES",

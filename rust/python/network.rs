@@ -383,7 +383,7 @@ impl PyNetwork {
         x, y, epochs, batch_size, optimizer, *, shuffle = true, seed = None, x_val = None,
         y_val = None, on_epoch = None, order = None, sample_weight = None, alpha = 0.0,
         finite_checked = false, clip_grad_norm = None, clip_grad_value = None,
-        diagnostics = false,
+        diagnostics = false, schedule = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
@@ -406,6 +406,7 @@ impl PyNetwork {
         clip_grad_norm: Option<f64>,
         clip_grad_value: Option<f64>,
         diagnostics: bool,
+        schedule: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Vec<Py<PyDict>>> {
         guarded("Network.fit", || {
             let args = FitArgs {
@@ -426,6 +427,7 @@ impl PyNetwork {
                 clip_grad_norm,
                 clip_grad_value,
                 diagnostics,
+                schedule,
             };
             typed!(self, T => fit::fit::<T>(py, self, args))
         })

@@ -101,6 +101,12 @@ impl Optimizer {
             .clone()
     }
 
+    /// Sets the lr a schedule left (unchecked: a schedule may reach 0).
+    pub fn set_scheduled_lr(&self, lr: f64) {
+        let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        config.set_scheduled_lr(lr);
+    }
+
     /// Runs `f` on the hyperparameters and the `T` state of network `network` (waiting while
     /// another call uses the state). An optimizer serves one network: its moments and step
     /// count are that network's, so a second network is refused (until `reset`).

@@ -24,6 +24,7 @@ use crate::network::{
 use crate::optimizers::{OptimizerConfig, OptimizerState};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
+use crate::schedules::{Schedule, ScheduleState};
 use crate::threads::{self, Pool};
 
 pub use crate::network::Dataset;
@@ -91,6 +92,29 @@ pub struct EpochReport {
     pub diagnostics: Option<Vec<LayerReport>>,
 }
 
+impl EpochReport {
+    /// A metric by its `logs` name: `loss`, `accuracy`, `mae`, `r2`, or one of those with
+    /// `val_` before it; None when not measured.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let validation = name.starts_with("val_");
+        let base = name.strip_prefix("val_").unwrap_or(name);
+        let metrics = if validation {
+            self.val_metrics?
+        } else {
+            self.metrics
+        };
+        match base {
+            "loss" if validation => self.val_loss,
+            "loss" => Some(self.loss),
+            "accuracy" if validation => self.val_accuracy,
+            "accuracy" => metrics.accuracy,
+            "mae" => metrics.mae,
+            "r2" => metrics.r2,
+            _ => None,
+        }
+    }
+}
+
 /// Calls from the loop to its driver: between batches (to notice Ctrl-C) and after each epoch.
 pub trait Hooks {
     /// Return an error (typically [`Error::Interrupted`]) to stop before the next batch.
@@ -128,6 +152,8 @@ pub struct Trainer<T> {
     metrics: MetricTotals,
     val_metrics: Option<MetricTotals>,
     probe: Option<Probe>,
+    /// The learning-rate schedule and its state (carried across epochs and fits).
+    schedule: Option<(Schedule, ScheduleState)>,
     epochs_done: usize,
 }
 
@@ -209,8 +235,50 @@ impl<T: Scalar> Trainer<T> {
             metrics: MetricTotals::new(net, &train.targets, train.rows),
             val_metrics: validation.map(|v| MetricTotals::new(net, &v.targets, v.rows)),
             probe,
+            schedule: None,
             epochs_done: 0,
         })
+    }
+
+    /// Adds a learning-rate schedule (in `state`, continued from earlier fits) for the
+    /// `settings.epochs` epochs of this fit with `config`'s optimizer; checks that what it
+    /// monitors is measured. [`Self::schedule_state`] gives the state back afterwards.
+    pub fn with_schedule(
+        mut self,
+        schedule: Schedule,
+        mut state: ScheduleState,
+        config: &OptimizerConfig,
+        has_validation: bool,
+    ) -> Result<Self> {
+        if let Some(name) = schedule.monitor() {
+            let metric = name.strip_prefix("val_").unwrap_or(name);
+            let measured = match metric {
+                "loss" => true,
+                "accuracy" => self.metrics.metrics().accuracy.is_some(),
+                _ => self.metrics.metrics().mae.is_some(),
+            };
+            if !measured {
+                return Err(Error::value(format!(
+                    "schedule: ReduceLROnPlateau monitors {name:?}, which this loss does not \
+                     measure"
+                )));
+            }
+            if name.starts_with("val_") && !has_validation {
+                return Err(Error::value(format!(
+                    "schedule: ReduceLROnPlateau monitors {name:?} but fit has no validation \
+                     data; pass validation_data or monitor='{metric}'"
+                )));
+            }
+        }
+        let steps = self.order.len().div_ceil(self.batch_rows);
+        schedule.begin(&mut state, config, self.settings.epochs, steps)?;
+        self.schedule = Some((schedule, state));
+        Ok(self)
+    }
+
+    /// The schedule's state now (None without a schedule).
+    pub fn schedule_state(&self) -> Option<&ScheduleState> {
+        self.schedule.as_ref().map(|(_, s)| s)
     }
 
     /// Epochs completed so far.
@@ -279,6 +347,14 @@ impl<T: Scalar> Trainer<T> {
         let halt = AtomicBool::new(false);
         // Steps completed, kept by the leader so an interrupted epoch still records them.
         let completed = AtomicU64::new(first_step);
+        let schedule = self.schedule.as_ref();
+        // The optimizer's settings for batch `b` of this epoch.
+        let config_for = |b: usize| -> std::borrow::Cow<'_, OptimizerConfig> {
+            match schedule {
+                Some((s, st)) => std::borrow::Cow::Owned(s.config_at(st, config, b as u64)),
+                None => std::borrow::Cow::Borrowed(config),
+            }
+        };
         let make = || -> Result<Member<T>> {
             Ok(Member {
                 eval: validation
@@ -316,6 +392,7 @@ impl<T: Scalar> Trainer<T> {
                     t += 1;
                     let steps = (t, first_mask + b as u64);
                     let sums = lead.as_deref_mut().map(|(_, _, l)| l);
+                    let step_config = config_for(b);
                     // SAFETY: every member runs the same step with its own guard and probe.
                     let (loss, outcome) = unsafe {
                         stepper.step(
@@ -323,7 +400,7 @@ impl<T: Scalar> Trainer<T> {
                             train,
                             idx,
                             steps,
-                            config,
+                            &step_config,
                             &mut guard,
                             own.probe.as_mut(),
                             sums,
@@ -379,14 +456,24 @@ impl<T: Scalar> Trainer<T> {
         let done = completed.load(Ordering::Relaxed);
         state.set_steps(done);
         net.count_steps(done - first_step);
-        let (loss_sum, val) = outcome??;
+        let batches = rows.div_ceil(batch_rows);
+        let last_lr = config_for(batches.saturating_sub(1)).lr();
+        let (loss_sum, val) = match outcome {
+            Ok(Ok(sums)) => sums,
+            Ok(Err(e)) | Err(e) => {
+                if let Some((_, st)) = self.schedule.as_mut() {
+                    st.steps += done - first_step; // the steps taken count, not the epoch
+                }
+                return Err(e);
+            }
+        };
         self.epochs_done = epoch;
         let val_metrics = self.val_metrics.as_mut().map(|m| {
             m.clear();
             m.add(&self.val_metric_sums, validation.map_or(0, |v| v.rows));
             m.metrics()
         });
-        Ok(EpochReport {
+        let report = EpochReport {
             epoch,
             loss: loss_sum / rows as f64,
             val_loss: val.map(|v| v.0),
@@ -394,13 +481,17 @@ impl<T: Scalar> Trainer<T> {
             seconds: started.elapsed().as_secs_f64(),
             metrics: self.metrics.metrics(),
             val_metrics,
-            lr: config.lr(),
+            lr: last_lr,
             diagnostics: self
                 .probe
                 .as_mut()
                 .filter(|p| p.records())
                 .map(|p| p.report(net)),
-        })
+        };
+        if let Some((s, st)) = self.schedule.as_mut() {
+            s.end_epoch(st, batches as u64, &|name| report.metric(name))?;
+        }
+        Ok(report)
     }
 }
 
