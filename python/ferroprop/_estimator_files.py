@@ -3,14 +3,18 @@
 The file (see `model_files`) holds `coefs.{i}` and `intercepts.{i}` and, with
 `normalization`, `norm.{i}.{name}` (the entries of `norm_state_[i]`: weight and bias, and a
 BatchNorm's running_mean, running_var and num_batches_tracked, a 0-d int64); its config holds
-the constructor parameters, the fitted attributes (with dropout, the masks' seed and step
-count) and, for a classifier, the classes. Files written before `dropout` and `normalization`
-existed load with their defaults. Loading checks every field before building anything: a
-hostile file raises ValueError, never crashes.
+the constructor parameters (a `diagnostics` `Thresholds` as the mapping of its fields), the
+fitted attributes (with dropout, the masks' seed and step count; `diagnostics_` as
+`{"epochs": [...], "layers": [[layer, [[metric, [one value per epoch]], ...]], ...]}`, lists
+that keep its order, or null) and, for a classifier, the classes. Files written before
+`dropout`, `normalization` and `diagnostics` existed load with their defaults (and
+`diagnostics_` None). Loading checks every field before building anything: a hostile file
+raises ValueError, never crashes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -19,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .diagnostics import Thresholds
+from .history import Diagnostics
 from .model_files import (
     reject_extra_tensors,
     require,
@@ -81,7 +87,80 @@ def _params(est: Any) -> dict[str, Any]:
     params["n_iter_no_change"] = _number(params["n_iter_no_change"])
     if isinstance(params.get("class_weight"), dict):
         params["class_weight"] = [[_label(k), float(v)] for k, v in params["class_weight"].items()]
+    if isinstance(params.get("diagnostics"), Thresholds):
+        params["diagnostics"] = dataclasses.asdict(params["diagnostics"])
+    else:
+        params["diagnostics"] = bool(params.get("diagnostics", False))
     return params
+
+
+def _saved_thresholds(value: Any) -> Thresholds:
+    """A `diagnostics` parameter saved as a mapping: the `Thresholds` of its fields."""
+    fields = {f.name for f in dataclasses.fields(Thresholds)}
+    unknown = set(value) - fields
+    if unknown:
+        raise ValueError(
+            f"config['params']['diagnostics']: unknown thresholds {sorted(unknown)[:5]}; "
+            f"expected some of {sorted(fields)}"
+        )
+    try:
+        return Thresholds(**value)
+    except ValueError as err:
+        raise ValueError(f"config['params']['diagnostics']: {err}") from None
+
+
+def _record(diagnostics: Diagnostics | None) -> dict | None:
+    """`diagnostics_` as JSON values (NaN as 'nan')."""
+    if diagnostics is None:
+        return None
+    layers = [
+        [layer, [[metric, _numbers(values)] for metric, values in metrics.items()]]
+        for layer, metrics in diagnostics.items()
+    ]
+    return {"epochs": diagnostics.epochs, "layers": layers}
+
+
+def _unrecord(value: Any) -> Diagnostics | None:
+    """`diagnostics_` from `_record`'s form, checked (one number per epoch everywhere)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("config['fitted']['diagnostics']: expected a mapping or null")
+    epochs = require_list(value, "epochs", int)
+    columns: dict[str, dict[str, list[float]]] = {}
+    for layer, metrics in _pairs(require(value, "layers", list), "diagnostics", list):
+        for metric, values in _pairs(metrics, f"diagnostics[{layer!r}]", list):
+            key = f"diagnostics[{layer}][{metric}]"
+            curve = _curve(values, key)
+            if curve is None or len(curve) != len(epochs):
+                raise ValueError(f"config[{key!r}]: expected {len(epochs)} numbers, one per epoch")
+            columns.setdefault(layer, {})[metric] = curve
+    record = Diagnostics()
+    for i, epoch in enumerate(epochs):
+        record._append(
+            epoch, {layer: {m: c[i] for m, c in ms.items()} for layer, ms in columns.items()}
+        )
+    return record
+
+
+def _pairs(items: Any, key: str, kind: type) -> list[tuple[str, Any]]:
+    """`[[name, value], ...]` checked: names are distinct strings, values of `kind`."""
+    if not isinstance(items, list):
+        raise ValueError(f"config[{key!r}]: expected a list of [name, value] pairs")
+    seen: set[str] = set()
+    for item in items:
+        if (
+            not isinstance(item, list)
+            or len(item) != 2
+            or not isinstance(item[0], str)
+            or item[0] in seen
+            or not isinstance(item[1], kind)
+        ):
+            raise ValueError(
+                f"config[{key!r}]: expected [name, {kind.__name__}] pairs with distinct names"
+            )
+        seen.add(item[0])
+    return [(name, value) for name, value in items]
 
 
 def _label(value: Any) -> Any:
@@ -115,6 +194,7 @@ def save(est: Any, path: str | os.PathLike[str]) -> None:
         "best_validation_score": _number(getattr(est, "best_validation_score_", None)),
         "validation_loss_curve": _numbers(getattr(est, "validation_loss_curve_", None)),
         "no_improvement_count": int(getattr(est, "_no_improvement_count", 0)),
+        "diagnostics": _record(getattr(est, "diagnostics_", None)),
     }
     if est.dropout:
         fitted["mask_seed"] = int(getattr(est, "_mask_seed", 0))
@@ -149,6 +229,8 @@ def from_model_file(cls: type, tensors: dict[str, np.ndarray], config: dict) -> 
         if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
             raise ValueError("config['params']['class_weight']: expected [label, weight] pairs")
         params["class_weight"] = {k: _unnumber(v, "class_weight") for k, v in pairs}
+    if isinstance(params.get("diagnostics"), dict):
+        params["diagnostics"] = _saved_thresholds(params["diagnostics"])
     unknown = set(params) - set(cls().get_params())
     if unknown:
         raise ValueError(f"config['params']: unknown parameters {sorted(unknown)[:5]}")
@@ -209,6 +291,7 @@ def from_model_file(cls: type, tensors: dict[str, np.ndarray], config: dict) -> 
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ValueError("config['fitted']['no_improvement_count']: expected an integer >= 0")
     est._no_improvement_count = count
+    est.diagnostics_ = _unrecord(fitted.get("diagnostics"))
     # After early stopping the saved weights are the best ones (restore-best).
     est._best_coefs = [c.copy() for c in est.coefs_]
     est._best_intercepts = [b.copy() for b in est.intercepts_]

@@ -75,6 +75,7 @@ class Watcher:
 
     Args:
         thresholds: when to warn; None for the defaults of `Thresholds`.
+        skip: directories whose frames the warnings skip besides ferroprop's (see `warn_user`).
 
     Raises:
         TypeError: `thresholds` is not a `Thresholds`.
@@ -83,7 +84,7 @@ class Watcher:
     #: The warning kinds, in the order they are checked.
     KINDS = ("vanishing", "dead", "update_ratio", "overfitting")
 
-    def __init__(self, thresholds: Thresholds | None = None) -> None:
+    def __init__(self, thresholds: Thresholds | None = None, skip: Sequence[str] = ()) -> None:
         if thresholds is None:
             thresholds = Thresholds()
         if not isinstance(thresholds, Thresholds):
@@ -92,6 +93,7 @@ class Watcher:
                 f"got {type(thresholds).__name__}"
             )
         self.thresholds = thresholds
+        self.skip = tuple(skip)
         self.warned: set[str] = set()
 
     def reset(self) -> None:
@@ -111,7 +113,7 @@ class Watcher:
             message = getattr(self, f"_check_{kind}")(history)
             if message is not None:
                 self.warned.add(kind)
-                warn_user(message, TrainingWarning)
+                warn_user(message, TrainingWarning, self.skip)
 
     # -- the checks: each returns the warning's text or None ------------------------------------
 
@@ -175,14 +177,21 @@ class Watcher:
         return None
 
 
-def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+def warn_user(
+    message: str, category: type[Warning] = UserWarning, skip: Sequence[str] = ()
+) -> None:
     """`warnings.warn` attributed to the first caller outside the ferroprop package (the line
-    that called `fit`), however deep inside ferroprop the warning is raised."""
+    that called `fit`), however deep inside ferroprop the warning is raised.
+
+    Args:
+        message, category: as for `warnings.warn`.
+        skip: more directories whose frames are skipped too (the scikit-learn estimators pass
+            scikit-learn's, whose wrappers sit between the user's line and theirs).
+    """
+    prefixes = tuple(os.path.abspath(d) + os.sep for d in (_PACKAGE_DIR, *skip))
     level = 2  # stacklevel 2: warn_user's caller, frame 1
     frame: FrameType | None = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
-        _PACKAGE_DIR + os.sep
-    ):
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(prefixes):
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)

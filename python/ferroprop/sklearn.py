@@ -8,9 +8,11 @@ released; the per-epoch bookkeeping below follows `_multilayer_perceptron.py` li
 
 Beyond scikit-learn: `class_weight`, the activations `leaky_relu` and `gelu`,
 `fit(..., validation_data=(X_val, y_val))` with `validation_loss_curve_`, `partial_fit` with
-early stopping against that fixed validation set, `save(path)` / `ferroprop.load(path)`, and
-`dropout` and `normalization` (the layer stack of `ferroprop.Network`). With `dropout=0.0` and
-`normalization=None` (the defaults) the network is scikit-learn's and so are the numerics.
+early stopping against that fixed validation set, `save(path)` / `ferroprop.load(path)`,
+`dropout` and `normalization` (the layer stack of `ferroprop.Network`), and `diagnostics`
+(per-layer figures per epoch in `diagnostics_`, and `ferroprop.TrainingWarning`s; training is
+unchanged). With `dropout=0.0` and `normalization=None` (the defaults) the network is
+scikit-learn's and so are the numerics.
 
 This is the only ferroprop module that imports scikit-learn.
 """
@@ -18,6 +20,7 @@ This is the only ferroprop module that imports scikit-learn.
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from numbers import Integral, Real
 from typing import Any
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 import scipy.sparse
+import sklearn
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -46,13 +50,17 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _core, _estimator_files, model_files
+from ._estimator_diagnostics import Recorder, recorder_for
 from ._model import _entry
 from ._validation import native
+from .diagnostics import Thresholds
 from .network import _stack
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+# Training warnings skip scikit-learn's frames (`_fit_context`, pipelines, searches) too.
+_SKLEARN_DIR = os.path.dirname(os.path.abspath(sklearn.__file__))
 _ACTIVATIONS = {"identity", "logistic", "tanh", "relu", "leaky_relu", "gelu"}
 _NON_FINITE = (
     "Solver produced non-finite parameter weights. The input data may contain large values "
@@ -215,6 +223,7 @@ class _BaseMLP(BaseEstimator):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "normalization": [StrOptions({"layer", "batch"}), None],
+        "diagnostics": ["boolean", Thresholds],
     }
 
     # -- the network ------------------------------------------------------------------------
@@ -372,7 +381,7 @@ class _BaseMLP(BaseEstimator):
         # network. An optimizer's state is dropped: `partial_fit` after unpickling starts a
         # fresh one. (A copy: BaseEstimator may hand back `__dict__` itself.)
         state = dict(super().__getstate__())
-        for key in ("_net", "_net_layout", "_optimizer", "_fixed_validation"):
+        for key in ("_net", "_net_layout", "_optimizer", "_fixed_validation", "_recorder"):
             state.pop(key, None)
         return state
 
@@ -410,6 +419,8 @@ class _BaseMLP(BaseEstimator):
         self._build_network(dtype)
         self._optimizer = None
         self._stopped_early = False
+        self.diagnostics_ = None
+        self.__dict__.pop("_recorder", None)
 
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
@@ -491,6 +502,7 @@ class _BaseMLP(BaseEstimator):
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, incremental, validation)
             else:
+                self.diagnostics_ = None  # L-BFGS has no epochs
                 self._fit_lbfgs(X, y, sample_weight)
                 if validation is not None:  # one entry: lbfgs has no epochs
                     self.validation_loss_curve_.append(self._net.loss(validation[0], validation[2]))
@@ -587,6 +599,7 @@ class _BaseMLP(BaseEstimator):
                 stacklevel=3,
             )
             return
+        recorder = self._diagnostics_recorder(incremental)
         sample_weight_val = None
         if early_stopping and validation is not None:
             X_train, y_train, sample_weight_train = X, y, sample_weight
@@ -663,6 +676,7 @@ class _BaseMLP(BaseEstimator):
                         sample_weight=sample_weight_train,
                         alpha=float(self.alpha),
                         finite_checked=True,  # validate_data rejected NaN/inf
+                        diagnostics=recorder is not None,
                     )
                 except _core.DivergenceError:
                     if not early_stopping:
@@ -687,6 +701,9 @@ class _BaseMLP(BaseEstimator):
                     print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
                 if validation is not None:
                     self.validation_loss_curve_.append(net.loss(validation[0], validation[2]))
+                if recorder is not None:
+                    val_loss = None if validation is None else self.validation_loss_curve_[-1]
+                    recorder.epoch_end(len(self.loss_curve_), rows[0], self.loss_, val_loss)
 
                 self._update_no_improvement_count(early_stopping, X_val, y_val, sample_weight_val)
                 self._iteration_ends(optimizer)
@@ -723,6 +740,19 @@ class _BaseMLP(BaseEstimator):
             self.intercepts_ = self._best_intercepts
             if self.normalization is not None:
                 self.norm_state_ = self._best_norm_state
+
+    def _diagnostics_recorder(self, incremental: bool) -> Recorder | None:
+        """This epoch loop's `Recorder` (None with `diagnostics` off), which `diagnostics_`
+        is then the record of: `fit` starts a new run, `partial_fit` goes on with the last."""
+        self._recorder = recorder_for(
+            self.diagnostics,
+            getattr(self, "diagnostics_", None),
+            getattr(self, "_recorder", None),
+            new_run=not incremental,
+            skip=[_SKLEARN_DIR],
+        )
+        self.diagnostics_ = None if self._recorder is None else self._recorder.diagnostics
+        return self._recorder
 
     def _iteration_ends(self, optimizer: Any) -> None:
         """scikit-learn's `iteration_ends`: the invscaling rate follows the samples seen."""
@@ -980,6 +1010,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         class_weight: Any = None,
         dropout: float = 0.0,
         normalization: str | None = None,
+        diagnostics: bool | Thresholds = False,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -1007,6 +1038,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.class_weight = class_weight
         self.dropout = dropout
         self.normalization = normalization
+        self.diagnostics = diagnostics
 
     loss = "log_loss"
 
@@ -1155,6 +1187,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         max_fun: int = 15000,
         dropout: float = 0.0,
         normalization: str | None = None,
+        diagnostics: bool | Thresholds = False,
     ) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -1182,6 +1215,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.max_fun = max_fun
         self.dropout = dropout
         self.normalization = normalization
+        self.diagnostics = diagnostics
 
     def _validate_input(
         self, X: Any, y: Any, incremental: bool, reset: bool
@@ -1256,8 +1290,33 @@ _EXTRAS_DOC = """
         normalises with the statistics of the whole training set, which then become its
         running statistics. `alpha` penalises the Dense weights only.
 
+    diagnostics : bool or ferroprop.diagnostics.Thresholds, default False
+        Records per-layer training diagnostics each epoch, those of
+        `ferroprop.Network.fit(diagnostics=True)` (see `ferroprop.history.Diagnostics`):
+        `grad_norm`, `weight_norm` and `update_ratio` of layers with parameters; `mean`,
+        `std` and `dead_fraction` (relu, leaky_relu) or `saturated_fraction` (logistic, tanh)
+        of activation layers; `gamma_mean` and `gamma_std` of normalisation layers. They go
+        into `diagnostics_`, and `ferroprop.TrainingWarning`s (vanishing gradients, dead
+        units, too large updates and, with `validation_data`, overfitting) are issued at the
+        line that called `fit`, each kind at most once per `fit` call (the `partial_fit`
+        calls after a `fit`, or after the first one, count as one run). A
+        `ferroprop.diagnostics.Thresholds(...)` turns them on with other warning thresholds.
+        The model trained is the same, bit for bit, either way; only the time per epoch
+        grows. Only effective with `solver='sgd'` or `'adam'`.
+
     With dropout or BatchNorm, `sample_weight` is not equivalent to repeating samples (the
     masks are drawn per row, and BatchNorm's statistics are unweighted, as PyTorch's).
+
+    Fitted attribute of the extras:
+
+    diagnostics_ : ferroprop.history.Diagnostics or None
+        With `diagnostics` on, `diagnostics_[layer][metric]` is that metric's list of values,
+        one per epoch (layer names those of `ferroprop.Network.state_dict`: "0", "1", ...;
+        `diagnostics_.table()` shows them). Like `loss_curve_`, it starts again with every
+        fresh fit and grows with `warm_start` fits and `partial_fit` calls;
+        `diagnostics_.epochs` are the 1-based positions of its epochs in `loss_curve_`.
+        None when a fit (or `partial_fit` call) ran with `diagnostics=False`, and with
+        `solver='lbfgs'`, which has no epochs. Pickles and model files keep it.
 """
 
 for _cls in (MLPClassifier, MLPRegressor):
