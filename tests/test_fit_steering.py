@@ -5,6 +5,10 @@ reference; here what is checked is what the loop derives from them)."""
 
 from __future__ import annotations
 
+import sys
+import threading
+import warnings
+
 import numpy as np
 import pytest
 
@@ -223,3 +227,27 @@ def test_the_dead_unit_warning_fires_once() -> None:
     with pytest.warns(fp.TrainingWarning, match="dead") as record:
         net.fit(X, y, epochs=3, diagnostics=True)
     assert sum("dead" in str(w.message) for w in record) == 1
+    # Attributed to the line that called fit, though the loop calls back from another thread.
+    assert all(w.filename == __file__ for w in record), [w.filename for w in record]
+
+
+def _fit_warnings(net: fp.Network, X, y, callback) -> list[tuple[str, int]]:
+    """Where each warning of a 1-epoch fit with `callback` points; the fit's own line last."""
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        net.fit(X, y, epochs=1, callbacks=[callback])
+        line = sys._getframe().f_lineno - 1
+    return [(w.filename, w.lineno) for w in got] + [(__file__, line)]
+
+
+def test_callback_warnings_point_at_the_fit_line_from_any_thread(tmp_path) -> None:
+    X, y = _data()
+    net = fp.Network([6, 4, 3], seed=0)
+    # No validation data: the checkpoint warns that it cannot watch val_loss.
+    checkpoint = fp.callbacks.ModelCheckpoint(tmp_path / "best.safetensors", save_best_only=True)
+    results = [_fit_warnings(net, X, y, checkpoint)]
+    worker = threading.Thread(target=lambda: results.append(_fit_warnings(net, X, y, checkpoint)))
+    worker.start()
+    worker.join()
+    for *got, fit_line in results:
+        assert got and all(where == fit_line for where in got), (got, fit_line)

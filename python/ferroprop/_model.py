@@ -20,6 +20,7 @@ from ._validation import (
     as_vector,
     native,
 )
+from ._warn import attributed_to, caller
 from .callback_list import CallbackList
 from .diagnostics import Thresholds, Watcher
 from .graph import graph as _graph
@@ -264,11 +265,14 @@ class Model:
             hooks.append(_legacy(callback))
         watcher = None if thresholds is None else Watcher(thresholds)
         run = CallbackList(callbacks, self, watcher)
+        # The loop calls back from a thread whose stack lacks this caller's line.
+        origin = caller()
 
         def on_epoch(logs: dict[str, Any]) -> bool:
-            for hook in hooks:
-                hook(logs)
-            return run.epoch_end(logs["epoch"] - 1, logs)
+            with attributed_to(origin):
+                for hook in hooks:
+                    hook(logs)
+                return run.epoch_end(logs["epoch"] - 1, logs)
 
         run.begin()
         try:

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import sys
-import warnings
 from collections.abc import Mapping, Sequence
-from types import FrameType
 from typing import Any
 
+from ._warn import warn_user
 from .history import layer_order
 
 __all__ = ["Thresholds", "TrainingWarning", "Watcher", "warn_user"]
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class TrainingWarning(UserWarning):
@@ -175,26 +170,6 @@ class Watcher:
                 "overfitting (try Dropout, early stopping, more data)"
             )
         return None
-
-
-def warn_user(
-    message: str, category: type[Warning] = UserWarning, skip: Sequence[str] = ()
-) -> None:
-    """`warnings.warn` attributed to the first caller outside the ferroprop package (the line
-    that called `fit`), however deep inside ferroprop the warning is raised.
-
-    Args:
-        message, category: as for `warnings.warn`.
-        skip: more directories whose frames are skipped too (the scikit-learn estimators pass
-            scikit-learn's, whose wrappers sit between the user's line and theirs).
-    """
-    prefixes = tuple(os.path.abspath(d) + os.sep for d in (_PACKAGE_DIR, *skip))
-    level = 2  # stacklevel 2: warn_user's caller, frame 1
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(prefixes):
-        frame = frame.f_back
-        level += 1
-    warnings.warn(message, category, stacklevel=level)
 
 
 def _diagnostics(history: Any) -> Mapping[str, Mapping[str, Sequence[float]]]:
