@@ -380,9 +380,8 @@ def test_bad_arguments_are_named(what: str) -> None:
         make()
 
 
-# Integer and string arguments are extracted by PyO3 before the constructors' checks: its
-# TypeError says "while processing '<argument>'" in a note (shown in the traceback, and read
-# by pytest's `match`).
+# Integers are extracted by the binding with errors naming the argument; strings by PyO3,
+# whose TypeError names it too.
 TYPED: list[tuple[str, Callable[[], Any], str]] = [
     ("step_size float", lambda: S.StepLR(1.5), "step_size"),
     ("T_max str", lambda: S.CosineAnnealingLR("5"), "T_max"),
@@ -395,6 +394,8 @@ TYPED: list[tuple[str, Callable[[], Any], str]] = [
     ("mode None", lambda: S.ReduceLROnPlateau(mode=None), "mode"),
     ("monitor int", lambda: S.ReduceLROnPlateau(monitor=3), "monitor"),
     ("lrs steps float", lambda: S.StepLR(2).lrs(0.1, 2, 2.0), "steps_per_epoch"),
+    ("step_size bool", lambda: S.StepLR(True), "step_size"),
+    ("gamma bool", lambda: S.StepLR(2, gamma=True), "gamma"),
 ]
 
 
@@ -405,8 +406,7 @@ def test_wrongly_typed_counts_and_names_are_named(what: str) -> None:
         make()
 
 
-# Out-of-range integers raise PyO3's OverflowError (named only in the note), not ValueError.
-# Strict: these start passing when the binding checks the range itself.
+# Out-of-range integers raise ValueError naming the argument (not PyO3's OverflowError).
 OUT_OF_RANGE: list[tuple[str, Callable[[], Any], str]] = [
     ("step_size huge", lambda: S.StepLR(2**70), "step_size"),
     ("patience huge", lambda: S.ReduceLROnPlateau(patience=2**64), "patience"),
@@ -415,7 +415,6 @@ OUT_OF_RANGE: list[tuple[str, Callable[[], Any], str]] = [
 ]
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason="PyO3's OverflowError")
 @pytest.mark.parametrize("what", [t[0] for t in OUT_OF_RANGE])
 def test_out_of_range_counts_raise_value_error(what: str) -> None:
     _, make, name = next(t for t in OUT_OF_RANGE if t[0] == what)

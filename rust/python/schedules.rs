@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyAny;
 
 use super::errors::{guarded, type_error};
-use super::extract::{flag_or, real, real_or};
+use super::extract::{flag_or, integer, integers, optional_integer, real, real_or};
 use crate::schedules::{optional_count, Anneal, OneCycleLr, Schedule, ScheduleState, NAMES};
 
 /// A learning-rate schedule and its state (the epochs and batches it has stepped), carried
@@ -93,12 +93,14 @@ impl PySchedule {
         &self,
         py: Python<'py>,
         lr: &Bound<'py, PyAny>,
-        epochs: usize,
-        steps_per_epoch: usize,
+        epochs: &Bound<'py, PyAny>,
+        steps_per_epoch: &Bound<'py, PyAny>,
         metrics: Option<Vec<f64>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         guarded("Schedule.lrs", || {
             let lr = real(lr, "lr")?;
+            let epochs = count(epochs, "epochs")?;
+            let steps_per_epoch = count(steps_per_epoch, "steps_per_epoch")?;
             let schedule = self.get().0.clone();
             let lrs = schedule.lrs(lr, epochs, steps_per_epoch, metrics.as_deref())?;
             Ok(lrs.to_pyarray(py))
@@ -158,8 +160,12 @@ fn init<S: pyo3::PyClass<BaseType = PySchedule>>(s: Schedule, sub: S) -> PyClass
 impl StepLr {
     #[new]
     #[pyo3(signature = (step_size, gamma = None), text_signature = "(step_size, gamma=0.1)")]
-    fn new(step_size: i64, gamma: Option<&Bound<'_, PyAny>>) -> PyResult<PyClassInitializer<Self>> {
+    fn new(
+        step_size: &Bound<'_, PyAny>,
+        gamma: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
         guarded("StepLR()", || {
+            let step_size = integer(step_size, "step_size")?;
             let gamma = real_or(gamma, "gamma", 0.1)?;
             Ok(init(Schedule::step_lr(step_size, gamma)?, StepLr))
         })
@@ -171,10 +177,11 @@ impl MultiStepLr {
     #[new]
     #[pyo3(signature = (milestones, gamma = None), text_signature = "(milestones, gamma=0.1)")]
     fn new(
-        milestones: Vec<i64>,
+        milestones: &Bound<'_, PyAny>,
         gamma: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         guarded("MultiStepLR()", || {
+            let milestones = integers(milestones, "milestones")?;
             let s = Schedule::multi_step_lr(&milestones, real_or(gamma, "gamma", 0.1)?)?;
             Ok(init(s, MultiStepLr))
         })
@@ -199,8 +206,12 @@ impl CosineLr {
     #[new]
     #[pyo3(signature = (T_max, eta_min = None), text_signature = "(T_max, eta_min=0.0)")]
     #[allow(non_snake_case)]
-    fn new(T_max: i64, eta_min: Option<&Bound<'_, PyAny>>) -> PyResult<PyClassInitializer<Self>> {
+    fn new(
+        T_max: &Bound<'_, PyAny>,
+        eta_min: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
         guarded("CosineAnnealingLR()", || {
+            let T_max = integer(T_max, "T_max")?;
             let s = Schedule::cosine_annealing_lr(T_max, real_or(eta_min, "eta_min", 0.0)?)?;
             Ok(init(s, CosineLr))
         })
@@ -220,9 +231,9 @@ impl OneCycle {
     #[allow(clippy::too_many_arguments)]
     fn new(
         max_lr: &Bound<'_, PyAny>,
-        total_steps: Option<i64>,
-        epochs: Option<i64>,
-        steps_per_epoch: Option<i64>,
+        total_steps: Option<&Bound<'_, PyAny>>,
+        epochs: Option<&Bound<'_, PyAny>>,
+        steps_per_epoch: Option<&Bound<'_, PyAny>>,
         pct_start: Option<&Bound<'_, PyAny>>,
         anneal_strategy: &str,
         cycle_momentum: Option<&Bound<'_, PyAny>>,
@@ -235,9 +246,15 @@ impl OneCycle {
         guarded("OneCycleLR()", || {
             let d = OneCycleLr::new(real(max_lr, "max_lr")?);
             let args = OneCycleLr {
-                total_steps: optional_count("total_steps", total_steps)?,
-                epochs: optional_count("epochs", epochs)?,
-                steps_per_epoch: optional_count("steps_per_epoch", steps_per_epoch)?,
+                total_steps: optional_count(
+                    "total_steps",
+                    optional_integer(total_steps, "total_steps")?,
+                )?,
+                epochs: optional_count("epochs", optional_integer(epochs, "epochs")?)?,
+                steps_per_epoch: optional_count(
+                    "steps_per_epoch",
+                    optional_integer(steps_per_epoch, "steps_per_epoch")?,
+                )?,
                 pct_start: real_or(pct_start, "pct_start", d.pct_start)?,
                 anneal_strategy: Anneal::parse(anneal_strategy)?,
                 cycle_momentum: flag_or(cycle_momentum, "cycle_momentum", d.cycle_momentum)?,
@@ -262,11 +279,12 @@ impl Warmup {
     #[new]
     #[pyo3(signature = (warmup_period, schedule = None))]
     fn new(
-        warmup_period: i64,
+        warmup_period: &Bound<'_, PyAny>,
         schedule: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let inner = schedule.map(|s| snapshot(s).map(|(s, _)| s)).transpose()?;
         guarded("LinearWarmup()", || {
+            let warmup_period = integer(warmup_period, "warmup_period")?;
             Ok(init(Schedule::linear_warmup(warmup_period, inner)?, Warmup))
         })
     }
@@ -276,18 +294,18 @@ impl Warmup {
 impl Plateau {
     #[new]
     #[pyo3(signature = (
-        mode = "min", factor = None, patience = 10, threshold = None, threshold_mode = "rel",
-        cooldown = 0, min_lr = None, eps = None, monitor = "val_loss",
+        mode = "min", factor = None, patience = None, threshold = None, threshold_mode = "rel",
+        cooldown = None, min_lr = None, eps = None, monitor = "val_loss",
     ), text_signature = "(mode='min', factor=0.1, patience=10, threshold=0.0001, \
         threshold_mode='rel', cooldown=0, min_lr=0.0, eps=1e-08, monitor='val_loss')")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         mode: &str,
         factor: Option<&Bound<'_, PyAny>>,
-        patience: i64,
+        patience: Option<&Bound<'_, PyAny>>,
         threshold: Option<&Bound<'_, PyAny>>,
         threshold_mode: &str,
-        cooldown: i64,
+        cooldown: Option<&Bound<'_, PyAny>>,
         min_lr: Option<&Bound<'_, PyAny>>,
         eps: Option<&Bound<'_, PyAny>>,
         monitor: &str,
@@ -296,10 +314,10 @@ impl Plateau {
             let s = Schedule::reduce_lr_on_plateau(
                 mode,
                 real_or(factor, "factor", 0.1)?,
-                patience,
+                optional_integer(patience, "patience")?.unwrap_or(10),
                 real_or(threshold, "threshold", 1e-4)?,
                 threshold_mode,
-                cooldown,
+                optional_integer(cooldown, "cooldown")?.unwrap_or(0),
                 real_or(min_lr, "min_lr", 0.0)?,
                 real_or(eps, "eps", 1e-8)?,
                 monitor,
@@ -307,4 +325,12 @@ impl Plateau {
             Ok(init(s, Plateau))
         })
     }
+}
+
+/// A count of epochs or batches for `lrs`: an integer ≥ 0.
+fn count(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+    let n = integer(obj, name)?;
+    usize::try_from(n).map_err(|_| {
+        super::errors::value_error(format!("{name}: expected an integer >= 0, got {n}"))
+    })
 }
