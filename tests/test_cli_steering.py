@@ -6,9 +6,11 @@ call equal to the library's; and Ctrl-C (exit 130)."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -256,6 +258,29 @@ def test_diagnostics_warnings_on_stderr(
     assert any("update/weight ratio" in line and "learning rate" in line for line in lines)
     _, _, err = _train(blobs, tmp_path, extra, capsys)
     assert err == ""
+
+
+class _FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_warning_does_not_break_the_plain_bar(
+    blobs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """On a terminal the bar is cleared before a warning goes to stderr, then redrawn."""
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    term, err = _FakeTerminal(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", term)
+    monkeypatch.setattr(sys, "stderr", err)
+    args = ["train", "--data", str(blobs), *FAST, "--progress", "plain", "--diagnostics"]
+    assert cli.main([*args, "--optimizer", "sgd", "--lr", "0.5", "--epochs", "8"]) == 0
+    assert err.getvalue().startswith("ferroprop train: warning: ")
+    bar = term.getvalue().split("\n")[1]  # after the header: the bar, redrawn with \r
+    cleared = re.search(r"\r {20,}\r", bar)  # the bar blanked out, the cursor back at its start
+    assert cleared is not None, repr(bar)
+    assert "epoch" in bar[: cleared.start()] and "epoch 8/8" in bar[cleared.end() :]
 
 
 # -- plot -------------------------------------------------------------------------------------
