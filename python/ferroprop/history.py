@@ -212,7 +212,7 @@ class History:
 
     def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
         """`ferroprop.plot_history(self, path)`: the training curves as a matplotlib Figure,
-        also written as a PNG to `path` when given.
+        also written to `path` when given (PNG, or the format of its extension).
 
         Raises:
             ImportError: matplotlib is not installed.

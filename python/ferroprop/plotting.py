@@ -1,4 +1,5 @@
-"""`plot_history`: a `History`'s training curves as a matplotlib Figure (optionally a PNG).
+"""`plot_history`: a `History`'s training curves as a matplotlib Figure (optionally a file:
+PNG, or another format matplotlib writes, after the path's extension).
 
 matplotlib is an optional dependency (`pip install ferroprop[plot]`): it is imported when a
 plot is made, not with ferroprop. The history is read by duck typing (its list attributes and
@@ -15,7 +16,7 @@ from typing import Any
 
 from ._atomic_write import atomic_write
 
-__all__ = ["plot_history"]
+__all__ = ["figure_format", "plot_history"]
 
 _MISSING = "plotting needs matplotlib: pip install ferroprop[plot]"
 
@@ -34,8 +35,8 @@ def plot_history(hist: Any, path: str | os.PathLike[str] | None = None) -> Any:
 
     Args:
         hist: a `ferroprop.History` (anything with its list attributes and `diagnostics`).
-        path: where to write the figure as a PNG (atomically), or None. Saving uses
-            matplotlib's Agg renderer, so it needs no display.
+        path: where to write the figure (atomically), or None: in the format of its
+            extension (see `figure_format`; PNG when it has none). Saving needs no display.
 
     Returns:
         The `matplotlib.figure.Figure`. Without `path` it is made through pyplot (so that
@@ -44,8 +45,9 @@ def plot_history(hist: Any, path: str | os.PathLike[str] | None = None) -> Any:
 
     Raises:
         ImportError: matplotlib is not installed.
-        ValueError: the history has no epochs.
+        ValueError: the history has no epochs, or matplotlib cannot write `path`'s extension.
     """
+    file_format = None if path is None else figure_format(path)
     figure_class, pyplot = _matplotlib(standalone=path is not None)
     loss = list(getattr(hist, "loss", []))
     if not loss:
@@ -89,9 +91,31 @@ def plot_history(hist: Any, path: str | os.PathLike[str] | None = None) -> Any:
     fig.tight_layout()
     if path is not None:
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100)
+        fig.savefig(buffer, format=file_format, dpi=100)
         atomic_write(os.fspath(path), buffer.getvalue())
     return fig
+
+
+def figure_format(path: str | os.PathLike[str]) -> str:
+    """The format `plot_history` writes `path` in: its extension, lower-cased, when matplotlib
+    writes it (png, svg, pdf, jpg, …), "png" when it has none.
+
+    Raises:
+        ImportError: matplotlib is not installed (the message says how to install it).
+        ValueError: matplotlib cannot write files with `path`'s extension (the message lists
+            those it can).
+    """
+    figure_class, _ = _matplotlib(standalone=True)
+    suffix = os.path.splitext(os.fspath(path))[1].lower().removeprefix(".")
+    if not suffix:
+        return "png"
+    supported = figure_class().canvas.get_supported_filetypes()
+    if suffix not in supported:
+        raise ValueError(
+            f"path: matplotlib cannot write .{suffix} files (it writes "
+            f"{', '.join('.' + name for name in sorted(supported))})"
+        )
+    return suffix
 
 
 def _matplotlib(standalone: bool) -> tuple[Any, Any]:

@@ -46,6 +46,7 @@ from .options import (
     size,
     thread_count,
 )
+from .steering import SCHEDULES
 
 __all__ = ["main"]
 
@@ -175,9 +176,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--lr-schedule",
-        choices=("cosine", "constant"),
+        choices=tuple(SCHEDULES),
         default="cosine",
-        help="cosine: decay the learning rate per epoch from --lr towards 0 (default: %(default)s)",
+        help="the learning rate per epoch (per batch for onecycle): "
+        + "; ".join(f"{name}: {text}" for name, text in SCHEDULES.items()).replace("%", "%%")
+        + " (default: %(default)s)",
+    )
+    model.add_argument(
+        "--early-stopping",
+        type=size,
+        default=None,
+        metavar="PATIENCE",
+        help="stop when the validation loss has not decreased for PATIENCE epochs, and keep "
+        "the weights of its best epoch (needs --val-fraction > 0; default: off)",
+    )
+    model.add_argument(
+        "--clip-grad-norm",
+        type=positive_float,
+        default=None,
+        metavar="MAX",
+        help="scale the gradients down when their global L2 norm exceeds MAX, before each "
+        "update (torch's clip_grad_norm_; default: off)",
     )
     model.add_argument(
         "--epochs",
@@ -217,7 +236,22 @@ def _parser() -> argparse.ArgumentParser:
         "--metrics-out",
         metavar="FILE",
         help="write the metrics (test_accuracy, train_seconds, samples_per_second, "
-        "per-epoch loss and val accuracy, the config) as JSON",
+        "per-epoch loss, accuracy, val loss and accuracy, lr, diagnostics with "
+        "--diagnostics, the config) as JSON",
+    )
+    out.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="record per-layer diagnostics (gradient and weight norms, update ratios, dead or "
+        "saturated units): print their table after training, warn of training problems on "
+        "stderr, and add them to --metrics-out",
+    )
+    out.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="draw the training curves (and the diagnostics) to PATH: PNG, or another format "
+        "matplotlib writes after the extension (.svg, .pdf, ...); needs matplotlib "
+        "(pip install ferroprop[plot])",
     )
     out.add_argument(
         "--progress",

@@ -214,7 +214,7 @@ def load_train_data(args: argparse.Namespace) -> Dataset:
     dtype = np.dtype(args.dtype)
 
     def cast(a: np.ndarray | None) -> np.ndarray | None:
-        # Converted once here, so the per-epoch fit calls need no copy.
+        # Converted once here, so that fit needs no copy.
         return None if a is None else np.ascontiguousarray(a, dtype=dtype)
 
     def cast_y(a: np.ndarray | None) -> np.ndarray | None:

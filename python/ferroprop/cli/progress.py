@@ -1,4 +1,5 @@
-"""Per-epoch progress of ``ferroprop train``: a tqdm bar, a plain one-line bar, or nothing."""
+"""Per-epoch progress of ``ferroprop train``: a tqdm bar, a plain one-line bar, or nothing; and
+``write`` to print a note on stderr (a training warning) without breaking the bar."""
 
 from __future__ import annotations
 
@@ -21,13 +22,25 @@ class _PlainProgress:
         self.stream = stream
         self.tty = _isatty(stream)
         self.width = 0
+        self.line = ""
         if self.tty:  # something to look at during the first epoch
             self._draw(f"epoch {0:>{len(str(total))}}/{total}  [{'.' * 20}]")
 
     def _draw(self, line: str) -> None:
         self.stream.write("\r" + line.ljust(self.width))
         self.width = max(self.width, len(line))
+        self.line = line
         self.stream.flush()
+
+    def write(self, text: str) -> None:
+        """`text` as a line on stderr; on a terminal the bar is cleared first and redrawn below."""
+        if self.tty and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+        _note(text)
+        if self.tty and self.width:
+            self.width = 0
+            self._draw(self.line)
 
     def update(self, epoch: int, loss: float, val_acc: float | None, rate: float) -> None:
         done = round(20 * epoch / self.total)
@@ -67,6 +80,10 @@ class _TqdmProgress:
         self.bar.set_postfix(postfix, refresh=False)
         self.bar.update(1)
 
+    def write(self, text: str) -> None:
+        """`text` as a line on stderr, above the bar."""
+        self.bar.write(text, file=sys.stderr)
+
     def close(self) -> None:
         self.bar.close()  # idempotent
 
@@ -75,8 +92,15 @@ class _NoProgress:
     def update(self, epoch: int, loss: float, val_acc: float | None, rate: float) -> None:
         pass
 
+    def write(self, text: str) -> None:
+        _note(text)
+
     def close(self) -> None:
         pass
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -86,7 +110,11 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def make_progress(mode: str, total: int) -> _PlainProgress | _TqdmProgress | _NoProgress:
+#: What `make_progress` returns: `update(epoch, loss, val_acc, rate)`, `write(text)`, `close()`.
+Progress = _PlainProgress | _TqdmProgress | _NoProgress
+
+
+def make_progress(mode: str, total: int) -> Progress:
     """auto: a tqdm bar when tqdm is installed and stderr (where tqdm draws) is a terminal,
     else the plain bar, which writes one line per epoch when stdout is not a terminal."""
     if mode == "none":

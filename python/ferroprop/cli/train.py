@@ -1,5 +1,6 @@
-"""``ferroprop train``: build the network, train it epoch by epoch with progress, report the test
-accuracy, and save the model and the metrics."""
+"""``ferroprop train``: build the network, train it in one ``fit`` (learning-rate schedule,
+early stopping, clipping and diagnostics inside it) with per-epoch progress, report the test
+accuracy, and save the model, the metrics and the plot."""
 
 from __future__ import annotations
 
@@ -27,11 +28,16 @@ from .data import load_train_data
 from .errors import CLIError, check_writable
 from .options import DEFAULT_LR
 from .progress import make_progress, rate
-
-
-def _epoch_seed(seed: int, epoch: int) -> int:
-    """A distinct shuffle seed per (seed, epoch)."""
-    return int(np.random.SeedSequence([seed & 0xFFFFFFFF, epoch]).generate_state(1)[0])
+from .steering import (
+    EpochReporter,
+    check_plot,
+    diagnostics_json,
+    early_stopping,
+    early_stopping_note,
+    make_schedule,
+    training_warnings,
+    write_plot,
+)
 
 
 def _diverged(reason: str) -> int:
@@ -50,6 +56,18 @@ def _extras(args: argparse.Namespace) -> str:
     return text + (f" + dropout {args.dropout:g}" if args.dropout else "")
 
 
+def _steering(args: argparse.Namespace) -> str:
+    """The summary line's note of the options steering the fit."""
+    parts = []
+    if args.early_stopping is not None:
+        parts.append(f"early stopping patience {args.early_stopping}")
+    if args.clip_grad_norm is not None:
+        parts.append(f"clip grad norm {args.clip_grad_norm:g}")
+    if args.diagnostics:
+        parts.append("diagnostics")
+    return "".join(f", {part}" for part in parts)
+
+
 def run(args: argparse.Namespace, started: float) -> int:
     """``ferroprop train`` with parsed ``args``; ``started`` is when the command began (for the
     wall time). Returns the exit code; raises CLIError for bad input."""
@@ -57,6 +75,8 @@ def run(args: argparse.Namespace, started: float) -> int:
         check_writable(args.save, "--save")
     if args.metrics_out is not None:
         check_writable(args.metrics_out, "--metrics-out")
+    check_plot(args.plot)
+    stopper = early_stopping(args.early_stopping, args.val_fraction > 0)
     if len(args.activation) not in (1, len(args.hidden)):
         raise CLIError(
             f"--activation: {len(args.activation)} names for {len(args.hidden)} hidden layers"
@@ -113,47 +133,40 @@ def run(args: argparse.Namespace, started: float) -> int:
         f"{data.name}: {n_train} train / {n_val} validation / {len(data.X_test)} test rows; "
         f"network {shape} {act_text}{_extras(args)} ({loss_name}, {args.dtype}); "
         f"{args.optimizer} lr {lr:g} ({args.lr_schedule}), batch {args.batch_size}, "
-        f"{args.epochs} epochs, {get_num_threads()} thread(s)",
+        f"{args.epochs} epochs{_steering(args)}, {get_num_threads()} thread(s)",
         flush=True,
     )
 
     validation = None if data.X_val is None else (data.X_val, data.y_val)
+    schedule = make_schedule(
+        args.lr_schedule,
+        args.epochs,
+        math.ceil(n_train / args.batch_size),
+        lr,
+        args.optimizer,
+        "loss" if validation is None else "val_loss",
+    )
     progress = make_progress(args.progress, args.epochs)
-    losses: list[float] = []
-    val_losses: list[float] = []
-    val_accs: list[float] = []
-    epoch_seconds: list[float] = []
-    train_seconds = 0.0
-    epoch = 0
-
-    def report(
-        _e: int, loss: float, val_loss: float | None, val_acc: float | None, seconds: float
-    ) -> None:
-        losses.append(loss)
-        epoch_seconds.append(seconds)
-        if val_loss is not None:
-            val_losses.append(val_loss)
-        if val_acc is not None:
-            val_accs.append(val_acc)
-        progress.update(epoch, loss, val_acc, rate(n_train, seconds))
-
+    callbacks: list[Any] = [EpochReporter(progress, n_train)]
+    if stopper is not None:
+        callbacks.append(stopper)
+    t0 = time.perf_counter()
     try:
-        for epoch in range(1, args.epochs + 1):
-            if args.lr_schedule == "cosine":
-                optimizer.lr = lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / args.epochs))
-            t0 = time.perf_counter()
-            # One fit call per epoch: the optimizer object keeps its state across calls.
-            net.fit(
+        with training_warnings(progress):
+            # One fit: the schedule and the callbacks run inside it, once per epoch (or batch).
+            hist = net.fit(
                 data.X_train,
                 data.y_train,
-                epochs=1,
+                epochs=args.epochs,
                 batch_size=args.batch_size,
                 optimizer=optimizer,
-                seed=_epoch_seed(args.seed, epoch),
+                seed=args.seed,
                 validation_data=validation,
-                callback=report,
+                schedule=schedule,
+                callbacks=callbacks,
+                clip_grad_norm=args.clip_grad_norm,
+                diagnostics=args.diagnostics,
             )
-            train_seconds += time.perf_counter() - t0
     except DivergenceError as exc:
         progress.close()
         return _diverged(str(exc))
@@ -166,9 +179,17 @@ def run(args: argparse.Namespace, started: float) -> int:
         ) from None
     finally:
         progress.close()
+    train_seconds = time.perf_counter() - t0
+    epochs_run = len(hist.loss)
     if not all(np.isfinite(p).all() for p in (*net.weights, *net.biases)):
         # A model `predict` would refuse: not reported as trained, and not saved.
-        return _diverged(f"the parameters are NaN or infinite after epoch {epoch}")
+        return _diverged(f"the parameters are NaN or infinite after epoch {epochs_run}")
+    if stopper is not None:
+        note = early_stopping_note(stopper, epochs_run)
+        if note is not None:
+            print(note)
+    if args.diagnostics:
+        print(hist.diagnostics.table())
 
     metrics: dict[str, Any] = {"dataset": data.name}
     if args.task == "classification":
@@ -180,7 +201,7 @@ def run(args: argparse.Namespace, started: float) -> int:
         test_mse = net.loss(data.X_test, data.y_test)
         metrics["test_mse"] = test_mse
         result = f"test mse {test_mse:.6g}"
-    samples_per_second = rate(args.epochs * n_train, train_seconds)
+    samples_per_second = rate(epochs_run * n_train, train_seconds)
 
     if args.save is not None:
         # String labels were mapped to class indices: the file keeps their names, so that
@@ -198,6 +219,9 @@ def run(args: argparse.Namespace, started: float) -> int:
                 "note: the model file stores no class names; `ferroprop predict` prints class "
                 f"indices 0..{len(names) - 1} for: {', '.join(names)}"
             )
+    if args.plot is not None:
+        write_plot(hist, args.plot)
+        print(f"wrote the training curves to {args.plot}")
 
     wall = time.perf_counter() - started
     metrics.update(
@@ -206,11 +230,14 @@ def run(args: argparse.Namespace, started: float) -> int:
             "samples_per_second": samples_per_second,
             "epochs": args.epochs,
             "wall_seconds": wall,
-            "final_loss": losses[-1] if losses else None,
-            "loss": losses,
-            "val_loss": val_losses,
-            "val_accuracy": val_accs,
-            "epoch_seconds": epoch_seconds,
+            "epochs_run": epochs_run,
+            "final_loss": hist.loss[-1] if hist.loss else None,
+            "loss": hist.loss,
+            "accuracy": hist.accuracy,
+            "val_loss": hist.val_loss,
+            "val_accuracy": hist.val_accuracy,
+            "lr": hist.lr,
+            "epoch_seconds": hist.seconds,
             "n_train": n_train,
             "n_val": n_val,
             "n_test": len(data.X_test),
@@ -226,6 +253,9 @@ def run(args: argparse.Namespace, started: float) -> int:
                 "optimizer": args.optimizer,
                 "lr": lr,
                 "lr_schedule": args.lr_schedule,
+                "early_stopping": args.early_stopping,
+                "clip_grad_norm": args.clip_grad_norm,
+                "diagnostics": args.diagnostics,
                 "batch_size": args.batch_size,
                 "seed": args.seed,
                 "threads": get_num_threads(),
@@ -235,6 +265,10 @@ def run(args: argparse.Namespace, started: float) -> int:
             },
         }
     )
+    if stopper is not None:
+        metrics["best_epoch"] = stopper.best_epoch + 1
+    if args.diagnostics:
+        metrics["diagnostics"] = diagnostics_json(hist.diagnostics)
     print(
         f"{result}; training {train_seconds:.2f} s ({samples_per_second:,.0f} samples/s), "
         f"wall time {wall:.2f} s"
