@@ -388,3 +388,28 @@ def test_sigint_exits_130_and_writes_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert err.rstrip().endswith("ferroprop: interrupted") and "Traceback" not in err
     assert not model.exists() and not metrics.exists()
+
+
+@pytest.mark.fashion_mnist
+def test_the_default_fashion_mnist_run_is_healthy(tmp_path: Path, capsys) -> None:
+    """The issue's guard against false alarms: the CLI's default run, with diagnostics, gives
+    no TrainingWarning, and its figures look like a healthy network's."""
+    try:
+        ferroprop.datasets.load_fashion_mnist()
+    except FileNotFoundError as exc:
+        if os.environ.get("FERROPROP_REQUIRE_DATA") == "1":
+            pytest.fail(f"FERROPROP_REQUIRE_DATA=1 but Fashion-MNIST is missing: {exc}")
+        pytest.skip(f"Fashion-MNIST is not installed: {exc}")
+    metrics = tmp_path / "m.json"
+    code, out, err = _run(
+        ["train", "--diagnostics", "--progress", "none", "--metrics-out", str(metrics)], capsys
+    )
+    assert code == 0, err
+    assert "warning" not in err, err
+    m = json.loads(metrics.read_text())
+    assert m["test_accuracy"] > 0.88
+    layers = m["diagnostics"]
+    assert max(layers["1"]["dead_fraction"]) < 0.5
+    assert max(v for layer in layers.values() for v in layer.get("update_ratio", [0])) < 0.1
+    first, last = layers["0"]["grad_norm"], layers[max(layers, key=int)]["grad_norm"]
+    assert min(f / g for f, g in zip(first, last, strict=True)) > 1e-3
