@@ -26,7 +26,7 @@ from typing import NoReturn
 import ferroprop
 
 from ..datasets import DEFAULT_FASHION_MNIST_DIR
-from . import predict, train
+from . import demo, predict, train
 from .errors import CLIError
 from .options import (
     ACTIVATIONS,
@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Train multilayer perceptrons on the CPU with ferroprop, and predict.",
         epilog=_EXIT_CODES,
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,predict}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,predict,demo}")
     sub.required = True
 
     t = sub.add_parser(
@@ -285,6 +285,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write the class probabilities (classification models)",
     )
+    demo.add_parser(sub, _EXIT_CODES)
     return parser
 
 
@@ -304,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return train.run(args, started)
+        if args.command == "demo":
+            return demo.run(args)
         return predict.run(args)
     except CLIError as exc:
         print(f"{prefix} {_one_line(exc, limit=None)}", file=sys.stderr)
