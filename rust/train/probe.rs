@@ -350,7 +350,7 @@ impl ProbeView<'_> {
             for start in mine.clone().step_by(ROW_UNIT) {
                 let end = (start + ROW_UNIT).min(mine.end);
                 let rows = &a.read()[start * units..end * units];
-                let (s, q) = (kernels::sum(rows), kernels::sum_squares(rows));
+                let (s, q) = (kernels::sum(rows), kernels::squares(rows));
                 let slot = (w * self.row_blocks + start / ROW_UNIT) * 2;
                 self.acts.part(slot..slot + 2).copy_from_slice(&[s, q]);
                 let threshold = match watched.act {

@@ -498,7 +498,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             for (index, span) in owned {
                 for (b, sub) in view.blocks.of(*index, span.clone()) {
                     let g = &*self.tensors[*index].grad.part(sub);
-                    view.grad_sq.part(b..b + 1)[0] = kernels::sum_squares(g);
+                    view.grad_sq.part(b..b + 1)[0] = kernels::squares(g);
                 }
             }
         }
@@ -551,14 +551,11 @@ impl<'a, T: Scalar> Stepper<'a, T> {
                     if let Some((param, state)) = values.all().split_first_mut() {
                         old.copy_from_slice(param);
                         config.update(t, param, grad(*index, sub.clone()), state);
-                        let (d, o) = (
-                            kernels::change_squares(old, param),
-                            kernels::sum_squares(old),
-                        );
+                        let (d, o) = kernels::change_squares(old, param);
                         view.change.part(2 * b..2 * b + 2).copy_from_slice(&[d, o]);
                         if self.clip.is_none() {
                             let g = &*self.tensors[*index].grad.part(sub.clone());
-                            view.grad_sq.part(b..b + 1)[0] = kernels::sum_squares(g);
+                            view.grad_sq.part(b..b + 1)[0] = kernels::squares(g);
                         }
                     }
                 }
