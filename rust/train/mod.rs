@@ -6,6 +6,7 @@
 
 mod guard;
 mod probe;
+mod settings;
 mod stepper;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,12 +16,11 @@ use std::time::Instant;
 use self::guard::Guard;
 pub use self::probe::{LayerReport, SATURATED_DERIVATIVE, SATURATED_ROWS};
 use self::probe::{MemberProbe, Probe};
+pub use self::settings::{Clip, EpochReport, FitConfig, Hooks, NoHooks};
 use self::stepper::{Leader, Outcome, StepBuffers, Stepper};
 use crate::error::{filled, zeros, Error, Result};
 use crate::losses::Targets;
-use crate::network::{
-    MetricSums, MetricTotals, Metrics, Network, TensorInfo, Workspace, EVAL_BLOCK,
-};
+use crate::network::{MetricSums, MetricTotals, Network, TensorInfo, Workspace, EVAL_BLOCK};
 use crate::optimizers::{OptimizerConfig, OptimizerState};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
@@ -28,108 +28,6 @@ use crate::schedules::{Schedule, ScheduleState};
 use crate::threads::{self, Pool};
 
 pub use crate::network::Dataset;
-
-/// How to train.
-#[derive(Clone, Copy, Debug)]
-pub struct FitConfig {
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub shuffle: bool,
-    /// scikit-learn's L2 penalty `alpha/2·Σ‖W‖²` over each batch's total (0 for none).
-    pub alpha: f64,
-    /// The caller has already checked the training inputs are finite (scikit-learn's
-    /// `validate_data`): skips that scan, a full pass over the data on every call.
-    pub inputs_checked: bool,
-    /// Gradient clipping before each update.
-    pub clip: Option<Clip>,
-    /// Record per-layer diagnostics ([`EpochReport::diagnostics`]).
-    pub diagnostics: bool,
-}
-
-/// Gradient clipping, as `torch.nn.utils`: by the global L2 norm over every parameter's
-/// gradient (`clip_grad_norm_`: scaled by `max / (norm + 1e-6)` when that is below 1) or each
-/// element into `[-v, v]` (`clip_grad_value_`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Clip {
-    Norm(f64),
-    Value(f64),
-}
-
-impl Clip {
-    /// Checks the threshold: positive and finite.
-    pub fn checked(self) -> Result<Self> {
-        let (name, v) = match self {
-            Clip::Norm(v) => ("clip_grad_norm", v),
-            Clip::Value(v) => ("clip_grad_value", v),
-        };
-        if v > 0.0 && v.is_finite() {
-            Ok(self)
-        } else {
-            Err(Error::value(format!(
-                "{name}: expected a positive finite number, got {v}"
-            )))
-        }
-    }
-}
-
-/// What one epoch measured.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EpochReport {
-    /// 1-based.
-    pub epoch: usize,
-    /// Mean per-sample training loss, each batch's loss taken before its update.
-    pub loss: f64,
-    pub val_loss: Option<f64>,
-    pub val_accuracy: Option<f64>,
-    pub seconds: f64,
-    /// Training metrics, each batch scored before its update (as the loss).
-    pub metrics: Metrics,
-    /// Validation metrics (in evaluation mode, after the epoch).
-    pub val_metrics: Option<Metrics>,
-    /// The learning rate of the epoch's last step.
-    pub lr: f64,
-    /// Per layer, with [`FitConfig::diagnostics`].
-    pub diagnostics: Option<Vec<LayerReport>>,
-}
-
-impl EpochReport {
-    /// A metric by its `logs` name: `loss`, `accuracy`, `mae`, `r2`, or one of those with
-    /// `val_` before it; None when not measured.
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        let validation = name.starts_with("val_");
-        let base = name.strip_prefix("val_").unwrap_or(name);
-        let metrics = if validation {
-            self.val_metrics?
-        } else {
-            self.metrics
-        };
-        match base {
-            "loss" if validation => self.val_loss,
-            "loss" => Some(self.loss),
-            "accuracy" if validation => self.val_accuracy,
-            "accuracy" => metrics.accuracy,
-            "mae" => metrics.mae,
-            "r2" => metrics.r2,
-            _ => None,
-        }
-    }
-}
-
-/// Calls from the loop to its driver: between batches (to notice Ctrl-C) and after each epoch.
-pub trait Hooks {
-    /// Return an error (typically [`Error::Interrupted`]) to stop before the next batch.
-    fn poll(&mut self) -> Result<()> {
-        Ok(())
-    }
-
-    fn epoch_end(&mut self, _report: &EpochReport) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// Hooks that do nothing.
-pub struct NoHooks;
-impl Hooks for NoHooks {}
 
 /// What one member's epoch returns: the summed training loss and, for validation data, the
 /// mean loss and accuracy.
@@ -601,142 +499,4 @@ fn check_order(order: &[usize], rows: usize) -> Result<Vec<usize>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Activation, Init, Loss, NetworkSpec};
-
-    fn xor() -> (Vec<f64>, Vec<i64>) {
-        (vec![0., 0., 0., 1., 1., 0., 1., 1.], vec![0, 1, 1, 0])
-    }
-
-    #[test]
-    fn learns_xor_and_stays_reproducible() {
-        let spec = NetworkSpec {
-            widths: vec![2, 8, 2],
-            activations: vec![Activation::Tanh],
-            loss: Loss::CROSS_ENTROPY,
-            init: Init::Glorot,
-            seed: 1,
-        };
-        let (x, y) = xor();
-        let data = Dataset {
-            x: &x,
-            rows: 4,
-            cols: 2,
-            targets: Targets::Classes(&y),
-            weights: None,
-        };
-        let config = OptimizerConfig::adam(0.05, (0.9, 0.999), 1e-8, 0.0, false).unwrap();
-        let fit_cfg = FitConfig {
-            epochs: 300,
-            batch_size: 2,
-            shuffle: true,
-            alpha: 0.0,
-            inputs_checked: false,
-            clip: None,
-            diagnostics: false,
-        };
-        let run = || {
-            let mut net = Network::<f64>::new(&spec).unwrap();
-            let mut state = OptimizerState::new();
-            let reports = fit(
-                &mut net,
-                &config,
-                &mut state,
-                &data,
-                Some(&data),
-                fit_cfg,
-                None,
-                &mut Rng::new(5, 1),
-                &mut NoHooks,
-            )
-            .unwrap();
-            (net, reports)
-        };
-        let (net, reports) = run();
-        assert_eq!(reports.last().unwrap().val_accuracy, Some(1.0));
-        assert!(reports.last().unwrap().loss < 0.05);
-        let (again, _) = run();
-        assert_eq!(net.param(0), again.param(0));
-    }
-
-    #[test]
-    fn divergence_keeps_finite_parameters() {
-        let spec = NetworkSpec {
-            widths: vec![2, 4, 1],
-            activations: vec![Activation::Relu],
-            loss: Loss::Mse,
-            init: Init::He,
-            seed: 0,
-        };
-        let mut net = Network::<f32>::new(&spec).unwrap();
-        let x = vec![1e18f32, -1e18, 1e18, 1e18];
-        let y = vec![1e18f32, -1e18];
-        let data = Dataset {
-            x: &x,
-            rows: 2,
-            cols: 2,
-            targets: Targets::Values(&y),
-            weights: None,
-        };
-        let config = OptimizerConfig::sgd(1e6, 0.0, false, 0.0).unwrap();
-        let fit_cfg = FitConfig {
-            epochs: 50,
-            batch_size: 1,
-            shuffle: false,
-            alpha: 0.0,
-            inputs_checked: false,
-            clip: None,
-            diagnostics: false,
-        };
-        let err = fit(
-            &mut net,
-            &config,
-            &mut OptimizerState::new(),
-            &data,
-            None,
-            fit_cfg,
-            None,
-            &mut Rng::new(0, 1),
-            &mut NoHooks,
-        )
-        .unwrap_err();
-        assert!(matches!(err, Error::Diverged { .. }));
-        assert!((0..net.param_info().len()).all(|p| net.param(p).iter().all(|v| v.is_finite())));
-    }
-
-    #[test]
-    fn an_update_that_overflows_is_undone_bitwise() {
-        let spec = NetworkSpec {
-            widths: vec![2, 4, 1],
-            activations: vec![Activation::Tanh],
-            loss: Loss::Mse,
-            init: Init::Glorot,
-            seed: 4,
-        };
-        let (x, y) = (vec![0.5f32, -1.0, 1.0, 0.25], vec![30.0f32, -30.0]);
-        let targets = Targets::Values(&y);
-        let config = OptimizerConfig::sgd(0.01, 0.9, false, 0.0).unwrap();
-        // Two runs: one with a failed step in the middle, one without it.
-        let run = |fail: bool| {
-            let mut net = Network::<f32>::new(&spec).unwrap();
-            let mut state = OptimizerState::new();
-            step(&mut net, &config, &mut state, &x, 2, &targets).unwrap();
-            if fail {
-                let mut huge = config.clone();
-                huge.set_lr(3e38).unwrap();
-                let before = net.param(0).to_vec();
-                let err = step(&mut net, &huge, &mut state, &x, 2, &targets).unwrap_err();
-                assert!(matches!(err, Error::Diverged { at: None, .. }));
-                assert_eq!(net.param(0), &before[..]);
-                assert_eq!(state.steps(), 1);
-            }
-            step(&mut net, &config, &mut state, &x, 2, &targets).unwrap();
-            net
-        };
-        let (clean, undone) = (run(false), run(true));
-        for p in 0..clean.param_info().len() {
-            assert_eq!(clean.param(p), undone.param(p));
-        }
-    }
-}
+mod tests;
