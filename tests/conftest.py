@@ -8,6 +8,7 @@ import os
 # be set before numpy is imported anywhere.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import io  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
@@ -100,6 +101,19 @@ class ParityChecker:
         assert len(actual) == len(expected), f"{what}: {len(actual)} arrays != {len(expected)}"
         for i, (a, b) in enumerate(zip(actual, expected, strict=True)):
             self.close(a, b, category, f"{what}[{i}]")
+
+
+class FakeTerminal(io.StringIO):
+    """A text stream that says it is a terminal (for the CLI's progress bars)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def no_tqdm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Makes `import tqdm` raise ImportError for the test (a None entry in sys.modules)."""
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
 
 
 def require_fashion_mnist() -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import ferroprop
+from conftest import FakeTerminal, no_tqdm
 from ferroprop import cli, datasets
 
 PYTHON_DIR = str(Path(ferroprop.__file__).resolve().parent.parent)
@@ -392,23 +393,12 @@ def test_divergence_exit_code(npz_file: Path, capsys: pytest.CaptureFixture) -> 
 # -- progress ----------------------------------------------------------------------------------
 
 
-def _no_tqdm(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A None entry in sys.modules makes `import tqdm` raise ImportError.
-    monkeypatch.setitem(sys.modules, "tqdm", None)
-    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-
-
-class _FakeTerminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 def test_plain_progress_without_tqdm(
     npz_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    _no_tqdm(monkeypatch)
+    no_tqdm(monkeypatch)
     # stderr a terminal: `auto` would draw a tqdm bar there if tqdm could be imported.
-    monkeypatch.setattr(sys, "stderr", _FakeTerminal())
+    monkeypatch.setattr(sys, "stderr", FakeTerminal())
     code, out, _ = _run(["train", "--data", str(npz_file), *FAST], capsys)
     assert code == 0
     assert sys.stderr.getvalue() == ""  # type: ignore[attr-defined]
@@ -423,10 +413,10 @@ def test_plain_progress_without_tqdm(
 def test_plain_progress_on_a_terminal(
     npz_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    _no_tqdm(monkeypatch)
-    term = _FakeTerminal()
+    no_tqdm(monkeypatch)
+    term = FakeTerminal()
     monkeypatch.setattr(sys, "stdout", term)
-    monkeypatch.setattr(sys, "stderr", _FakeTerminal())
+    monkeypatch.setattr(sys, "stderr", FakeTerminal())
     assert cli.main(["train", "--data", str(npz_file), *FAST]) == 0
     out = term.getvalue()
     bar = out.split("\n")[1]  # after the header line: one line redrawn with \r
@@ -438,7 +428,7 @@ def test_plain_progress_on_a_terminal(
 def test_progress_none_and_tqdm_missing(
     npz_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    _no_tqdm(monkeypatch)
+    no_tqdm(monkeypatch)
     code, out, _ = _run(["train", "--data", str(npz_file), *FAST, "--progress", "none"], capsys)
     assert code == 0 and "epoch " not in out and "test accuracy" in out
     code, _, err = _run(["train", "--data", str(npz_file), "--progress", "tqdm"], capsys)
@@ -454,7 +444,7 @@ def test_tqdm_progress(
     assert "15/15" in err and "val_acc" in err and "samples/s" in err
     assert "test accuracy" in out and "epoch " not in out
     # auto: tqdm on a terminal ...
-    term = _FakeTerminal()
+    term = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", term)
     code, out, _ = _run(["train", "--data", str(npz_file), *FAST], capsys)
     assert code == 0 and "15/15" in term.getvalue() and "epoch " not in out

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import ferroprop
+from conftest import FakeTerminal, no_tqdm, require_fashion_mnist
 from ferroprop import cli, schedules
 from ferroprop.cli.data import load_train_data
 
@@ -260,18 +261,12 @@ def test_diagnostics_warnings_on_stderr(
     assert err == ""
 
 
-class _FakeTerminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 def test_warning_does_not_break_the_plain_bar(
     blobs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     """On a terminal the bar is cleared before a warning goes to stderr, then redrawn."""
-    monkeypatch.setitem(sys.modules, "tqdm", None)
-    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    term, err = _FakeTerminal(), io.StringIO()
+    no_tqdm(monkeypatch)
+    term, err = FakeTerminal(), io.StringIO()
     monkeypatch.setattr(sys, "stdout", term)
     monkeypatch.setattr(sys, "stderr", err)
     args = ["train", "--data", str(blobs), *FAST, "--progress", "plain", "--diagnostics"]
@@ -394,12 +389,7 @@ def test_sigint_exits_130_and_writes_nothing(tmp_path: Path) -> None:
 def test_the_default_fashion_mnist_run_is_healthy(tmp_path: Path, capsys) -> None:
     """The issue's guard against false alarms: the CLI's default run, with diagnostics, gives
     no TrainingWarning, and its figures look like a healthy network's."""
-    try:
-        ferroprop.datasets.load_fashion_mnist()
-    except FileNotFoundError as exc:
-        if os.environ.get("FERROPROP_REQUIRE_DATA") == "1":
-            pytest.fail(f"FERROPROP_REQUIRE_DATA=1 but Fashion-MNIST is missing: {exc}")
-        pytest.skip(f"Fashion-MNIST is not installed: {exc}")
+    require_fashion_mnist()
     metrics = tmp_path / "m.json"
     code, out, err = _run(
         ["train", "--diagnostics", "--progress", "none", "--metrics-out", str(metrics)], capsys
