@@ -112,8 +112,8 @@ fn bench_elementwise(c: &mut Criterion) {
         bench.iter(|| kernels::sgd(&mut w, kernels::Grad::Dense(&dense), &mut [], step))
     });
     group.bench_function("sgd outer 784x100", |bench| {
-        let grad = kernels::Grad::Outer { a: &xa, dz: &dz };
-        bench.iter(|| kernels::sgd(&mut w, grad, &mut [], step))
+        let grad = || kernels::Grad::Outer { a: &xa, dz: &dz };
+        bench.iter(|| kernels::sgd(&mut w, grad(), &mut [], step))
     });
     let mut z1 = vec![0f32; fan_out];
     group.bench_function("gemv 1x784x100", |bench| {

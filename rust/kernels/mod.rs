@@ -21,7 +21,7 @@ pub use elementwise::{
 };
 pub use gemm::{gemm, matmul, matmul_a_bt, matmul_at_b, GemmElem, MatRef};
 pub use softmax::{softmax_cross_entropy, softmax_rows};
-pub use stats::{change_squares, count_units, squares, sum};
+pub use stats::{count_units, squares, sum, UpdateSums};
 pub use update::{adagrad, adam, rmsprop, sgd, AdagradStep, AdamStep, Grad, RmspropStep, SgdStep};
 
 /// A mutable buffer shared by the members of a team, each writing its own disjoint part.

@@ -1,28 +1,63 @@
 //! Optimizer updates: one pass over a parameter, its gradient and its state.
 
 use super::simd::vectorised;
+use super::stats::UpdateSums;
 use crate::scalar::Scalar;
 
-/// A parameter's gradient: stored, or — for a batch of one row — the outer product
-/// `a ⊗ dz` (row `i` is `a[i]·dz`), which the update computes row by row instead of storing.
-#[derive(Clone, Copy, Debug)]
+/// A parameter's gradient: stored; or stored, with the update's sums taken as it runs
+/// (diagnostics); or — for a batch of one row — the outer product `a ⊗ dz` (row `i` is
+/// `a[i]·dz`), which the update computes row by row instead of storing.
+#[derive(Debug)]
 pub enum Grad<'a, T> {
     Dense(&'a [T]),
-    Outer { a: &'a [T], dz: &'a [T] },
+    Watched {
+        grad: &'a [T],
+        sums: &'a mut UpdateSums<T>,
+    },
+    Outer {
+        a: &'a [T],
+        dz: &'a [T],
+    },
 }
 
-/// Runs `$span(range, gradient values)` over the whole parameter: once for a stored gradient;
-/// per row for an outer product, whose values `fma(a_i, dz_j, 0)` (bitwise what the GEMM
-/// computes for a batch of one) are formed in registers as the row is updated. With
-/// `$skip_zero_rows`, rows whose `a_i` is zero are skipped (valid when a zero gradient leaves
-/// the parameter unchanged). A macro, not a closure: closures would not inherit the kernels'
-/// target features.
+/// Runs `$span(range, gradient values)` over the whole of parameter `$p`: once for a stored
+/// gradient; per group of [`UpdateSums::GROUP`] for a watched one, noting each group's values
+/// before and after; per row for an outer product, whose values `fma(a_i, dz_j, 0)` (bitwise
+/// what the GEMM computes for a batch of one) are formed in registers as the row is updated.
+/// With `$skip_zero_rows`, rows whose `a_i` is zero are skipped (valid when a zero gradient
+/// leaves the parameter unchanged). A macro, not a closure: closures would not inherit the
+/// kernels' target features.
 macro_rules! for_each_row {
-    ($len:expr, $grad:expr, $skip_zero_rows:expr, |$r:ident, $g:ident| $span:expr) => {
+    ($p:ident, $grad:expr, $skip_zero_rows:expr, |$r:ident, $g:ident| $span:expr) => {
         match $grad {
             Grad::Dense(dense) => {
-                let ($r, $g) = (0..$len, dense.iter().copied());
+                let ($r, $g) = (0..$p.len(), dense.iter().copied());
                 $span
+            }
+            Grad::Watched { grad, sums: out } => {
+                const GROUP: usize = UpdateSums::<f32>::GROUP;
+                // A local copy, which stays in registers (the caller's might alias `$p`).
+                let mut sums = *out;
+                let groups = $p.len().min(grad.len()) / GROUP * GROUP;
+                for start in (0..groups).step_by(GROUP) {
+                    let ($r, $g) = (
+                        start..start + GROUP,
+                        grad[start..start + GROUP].iter().copied(),
+                    );
+                    let mut old = [T::zero(); GROUP];
+                    old.copy_from_slice(&$p[$r.clone()]);
+                    $span;
+                    let r = start..start + GROUP;
+                    sums.add_group(&old, &$p[r.clone()], &grad[r]);
+                }
+                let tail = groups..$p.len();
+                let mut old = [T::zero(); GROUP];
+                let old = &mut old[..tail.len()];
+                old.copy_from_slice(&$p[tail.clone()]);
+                let ($r, $g) = (tail.clone(), grad[tail.clone()].iter().copied());
+                $span;
+                sums.add_tail(old, &$p[tail.clone()], &grad[tail]);
+                *out = sums;
             }
             Grad::Outer { a, dz } => {
                 let cols = dz.len();
@@ -62,7 +97,7 @@ vectorised! {
     pub fn sgd<T>(p: &mut [T], grad: Grad<'_, T>, buf: &mut [T], s: SgdStep<T>) {
         // Plain SGD leaves a parameter with zero gradient exactly as it was.
         let unchanged_by_zero = buf.is_empty() && s.weight_decay == T::zero();
-        for_each_row!(p.len(), grad, unchanged_by_zero, |r, g| {
+        for_each_row!(p, grad, unchanged_by_zero, |r, g| {
             let b: &mut [T] = if buf.is_empty() { &mut [] } else { &mut buf[r.clone()] };
             sgd_span(&mut p[r], g, b, s)
         })
@@ -127,7 +162,7 @@ pub struct AdamStep<T> {
 vectorised! {
     /// One Adam step over a parameter with first and second moments `m`, `v`.
     pub fn adam<T>(p: &mut [T], grad: Grad<'_, T>, m: &mut [T], v: &mut [T], s: AdamStep<T>) {
-        for_each_row!(p.len(), grad, false, |r, g| {
+        for_each_row!(p, grad, false, |r, g| {
             adam_span(&mut p[r.clone()], g, &mut m[r.clone()], &mut v[r], s)
         })
     }
@@ -190,7 +225,7 @@ vectorised! {
         ga: &mut [T],
         s: RmspropStep<T>,
     ) {
-        for_each_row!(p.len(), grad, false, |r, g| {
+        for_each_row!(p, grad, false, |r, g| {
             let mom: &mut [T] = if mom.is_empty() { &mut [] } else { &mut mom[r.clone()] };
             let ga: &mut [T] = if ga.is_empty() { &mut [] } else { &mut ga[r.clone()] };
             rmsprop_span(&mut p[r.clone()], g, &mut sq[r], mom, ga, s)
@@ -283,7 +318,7 @@ vectorised! {
         // A zero gradient adds 0 to the sum and subtracts `clr · 0` from the parameter
         // (bitwise no change), unless it is 0/0 (sum and eps both 0).
         let unchanged_by_zero = s.weight_decay == T::zero() && s.eps > T::zero();
-        for_each_row!(p.len(), grad, unchanged_by_zero, |r, g| {
+        for_each_row!(p, grad, unchanged_by_zero, |r, g| {
             let rows = p[r.clone()].iter_mut().zip(g).zip(sum[r].iter_mut());
             for ((pi, gi), si) in rows {
                 let g = gi + s.weight_decay * *pi;
@@ -350,6 +385,40 @@ mod tests {
             sgd(&mut p2, Grad::Outer { a: &a, dz: &dz }, &mut b2, step);
             assert_eq!((p1, b1), (p2, b2));
         }
+    }
+
+    #[test]
+    fn watched_gradients_update_like_stored_ones_and_sum_the_change() {
+        // Two full groups and a tail.
+        let n = 2 * UpdateSums::<f64>::GROUP + 5;
+        let start: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+        let g: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
+        let step = AdamStep {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            step_size: 0.1,
+            bias_correction2_sqrt: 0.5,
+            weight_decay: 0.01,
+            decay_factor: 1.0,
+            sklearn: false,
+        };
+        let (mut p1, mut m1, mut v1) = (start.clone(), vec![0.1; n], vec![0.2; n]);
+        let (mut p2, mut m2, mut v2) = (p1.clone(), m1.clone(), v1.clone());
+        adam(&mut p1, Grad::Dense(&g), &mut m1, &mut v1, step);
+        let mut sums = UpdateSums::default();
+        let watched = Grad::Watched {
+            grad: &g,
+            sums: &mut sums,
+        };
+        adam(&mut p2, watched, &mut m2, &mut v2, step);
+        assert_eq!((&p1, &m1, &v1), (&p2, &m2, &v2));
+        let (change, norm, grad) = sums.totals();
+        let plain = |f: &dyn Fn(usize) -> f64| (0..n).map(f).sum::<f64>();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-13 * b;
+        assert!(close(change, plain(&|i| (p1[i] - start[i]).powi(2))));
+        assert!(close(norm, plain(&|i| start[i] * start[i])));
+        assert!(close(grad, plain(&|i| g[i] * g[i])));
     }
 
     #[test]

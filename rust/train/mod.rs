@@ -258,7 +258,7 @@ impl<T: Scalar> Trainer<T> {
                 eval: validation
                     .map(|v| Workspace::for_eval(&stepper.net, v.rows.min(EVAL_BLOCK)))
                     .transpose()?,
-                probe: members_probe(&stepper)?,
+                probe: members_probe(&stepper),
             })
         };
 
@@ -396,17 +396,16 @@ impl<T: Scalar> Trainer<T> {
 /// One member's buffers for an epoch: its evaluation workspace, its probe.
 struct Member<T> {
     eval: Option<Workspace<T>>,
-    probe: Option<MemberProbe<T>>,
+    probe: Option<MemberProbe>,
 }
 
 /// A member's probe, when the stepper records diagnostics.
-fn members_probe<T: Scalar>(stepper: &Stepper<'_, T>) -> Result<Option<MemberProbe<T>>> {
+fn members_probe<T: Scalar>(stepper: &Stepper<'_, T>) -> Option<MemberProbe> {
     stepper
         .probe
         .as_ref()
         .filter(|p| p.record)
         .map(|p| p.member())
-        .transpose()
 }
 
 /// One optimizer step on a batch (checked here); leaves the parameters and state untouched if

@@ -96,9 +96,8 @@ pub(super) struct ProbeView<'a> {
     counts: &'a Mutex<Vec<Vec<u64>>>,
 }
 
-/// Each member's own: a copy of the block being updated, its unit counts for the epoch.
-pub(super) struct MemberProbe<T> {
-    pub(super) old: Vec<T>,
+/// Each member's own: its unit counts for the epoch.
+pub(super) struct MemberProbe {
     counts: Vec<Vec<u32>>,
 }
 
@@ -324,12 +323,10 @@ impl Totals<'_> {
 
 impl ProbeView<'_> {
     /// A member's own buffers.
-    pub(super) fn member<T: Scalar>(&self) -> Result<MemberProbe<T>> {
-        let largest = self.blocks.len.iter().copied().max().unwrap_or(0);
-        Ok(MemberProbe {
-            old: zeros(Some(largest), "the diagnostics")?,
+    pub(super) fn member(&self) -> MemberProbe {
+        MemberProbe {
             counts: self.watched.iter().map(|w| vec![0; w.units]).collect(),
-        })
+        }
     }
 
     /// This member's rows `mine` of the batch (`rows` rows): each watched layer's sums per
@@ -342,7 +339,7 @@ impl ProbeView<'_> {
         &self,
         mine: Range<usize>,
         out: impl Fn(usize) -> Shared<'o, T>,
-        member: &mut MemberProbe<T>,
+        member: &mut MemberProbe,
     ) {
         for (w, watched) in self.watched.iter().enumerate() {
             let units = watched.units;
@@ -364,7 +361,7 @@ impl ProbeView<'_> {
 
     /// Adds a member's unit counts to the epoch's totals (integers: any order gives the
     /// same sums) and zeroes them.
-    pub(super) fn merge<T>(&self, member: &mut MemberProbe<T>) {
+    pub(super) fn merge(&self, member: &mut MemberProbe) {
         let mut all = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         for (dst, src) in all.iter_mut().zip(member.counts.iter_mut()) {
             for (d, s) in dst.iter_mut().zip(src.iter_mut()) {

@@ -7,7 +7,7 @@ use super::guard::Guard;
 use super::probe::{MemberProbe, ProbeView, Totals};
 use super::Clip;
 use crate::error::{zeros, Result};
-use crate::kernels::{self, Grad, MatRef, Shared};
+use crate::kernels::{self, Grad, MatRef, Shared, UpdateSums};
 use crate::layers::Mode;
 use crate::losses::Targets;
 use crate::network::{
@@ -251,7 +251,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         (t, mask_step): (u64, u64),
         config: &OptimizerConfig,
         guard: &mut Guard<T>,
-        mut member: Option<&mut MemberProbe<T>>,
+        member: Option<&mut MemberProbe>,
         leader: Option<&mut Leader<'_>>,
     ) -> (f64, Outcome) {
         let rows = idx.len();
@@ -312,14 +312,14 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             }
             // Written before the update's first barrier, read by the leader after it.
             self.score(team, rows, &labels);
-            if let (Some(probe), Some(m)) = (&self.probe, member.as_deref_mut()) {
+            if let (Some(probe), Some(m)) = (&self.probe, member) {
                 if probe.record {
                     probe.watch(team.share(rows, ROW_UNIT), |l| self.ws.io[l].out, m);
                 }
             }
             let dense =
                 |index: usize, span: Range<usize>| Grad::Dense(self.tensors[index].grad.part(span));
-            let outcome = self.update(team, t, config, grad_peak, guard, dense, member);
+            let outcome = self.update(team, t, config, grad_peak, guard, dense);
             (loss, outcome)
         };
         if outcome == Outcome::Done {
@@ -416,7 +416,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             Some((a, dz)) => Grad::Outer { a, dz },
             None => Grad::Dense(self.tensors[index].grad.part(span)),
         };
-        let outcome = self.update(&team, t, config, peak, guard, grad, None);
+        let outcome = self.update(&team, t, config, peak, guard, grad);
         (loss, outcome)
     }
 
@@ -434,7 +434,6 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         grad_peak: f64,
         guard: &mut Guard<T>,
         grad: impl Fn(usize, Range<usize>) -> Grad<'g, T>,
-        member: Option<&mut MemberProbe<T>>,
     ) -> Outcome {
         let note = &self.notes[team.id()];
         note.grad.store(grad_peak.to_bits(), Ordering::Relaxed);
@@ -462,7 +461,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             bounds = config.update_bounds::<T>(t, grad_peak, combine(|n| n.measured.read()));
         }
         if let Some(bounds) = bounds {
-            self.apply(&guard.owned, t, config, &grad, member);
+            self.apply(&guard.owned, t, config, &grad);
             guard.peaks = bounds;
             guard.loose = true;
             return Outcome::Done;
@@ -474,7 +473,7 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         if !notes.iter().all(|n| n.saved.load(Ordering::Relaxed)) {
             return Outcome::OutOfMemory;
         }
-        self.apply(&guard.owned, t, config, &grad, member);
+        self.apply(&guard.owned, t, config, &grad);
         note.finite.store(guard.all_finite(self), Ordering::Relaxed);
         team.sync();
         if notes.iter().all(|n| n.finite.load(Ordering::Relaxed)) {
@@ -532,30 +531,34 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         }
     }
 
-    /// Applies the optimizer to `owned`; with a recording probe, block by block, noting each
-    /// block's change (`member.old` holds the values before it).
+    /// Applies the optimizer to `owned`; with a recording probe, block by block, the kernel
+    /// summing each block's change as it updates.
     unsafe fn apply<'g>(
         &self,
         owned: &[(usize, Range<usize>)],
         t: u64,
         config: &OptimizerConfig,
         grad: &impl Fn(usize, Range<usize>) -> Grad<'g, T>,
-        member: Option<&mut MemberProbe<T>>,
     ) {
-        let record = self.probe.as_ref().filter(|p| p.record);
-        if let (Some(view), Some(m)) = (record, member) {
+        if let Some(view) = self.probe.as_ref().filter(|p| p.record) {
             for (index, span) in owned {
-                for (b, sub) in view.blocks.of(*index, span.clone()) {
-                    let mut values = self.values(*index, sub.clone());
-                    let old = &mut m.old[..sub.len()];
+                for (b, block) in view.blocks.of(*index, span.clone()) {
+                    let mut values = self.values(*index, block.clone());
                     if let Some((param, state)) = values.all().split_first_mut() {
-                        old.copy_from_slice(param);
-                        config.update(t, param, grad(*index, sub.clone()), state);
-                        let (d, o) = kernels::change_squares(old, param);
-                        view.change.part(2 * b..2 * b + 2).copy_from_slice(&[d, o]);
+                        let mut sums = UpdateSums::default();
+                        let g = &*self.tensors[*index].grad.part(block);
+                        let watched = Grad::Watched {
+                            grad: g,
+                            sums: &mut sums,
+                        };
+                        config.update(t, param, watched, state);
+                        let (change, norm, grad_sq) = sums.totals();
+                        view.change
+                            .part(2 * b..2 * b + 2)
+                            .copy_from_slice(&[change, norm]);
+                        // With clipping, `condition` summed the gradients before clipping.
                         if self.clip.is_none() {
-                            let g = &*self.tensors[*index].grad.part(sub.clone());
-                            view.grad_sq.part(b..b + 1)[0] = kernels::squares(g);
+                            view.grad_sq.part(b..b + 1)[0] = grad_sq;
                         }
                     }
                 }
