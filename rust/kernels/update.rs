@@ -10,9 +10,12 @@ use crate::scalar::Scalar;
 #[derive(Debug)]
 pub enum Grad<'a, T> {
     Dense(&'a [T]),
+    /// For each block of `block` elements (the last may be shorter), the update writes
+    /// `(Σ(Δθ)², Σθ², Σg²)` (θ before the update) to the block's three slots of `sums`.
     Watched {
         grad: &'a [T],
-        sums: &'a mut UpdateSums<T>,
+        block: usize,
+        sums: &'a mut [f64],
     },
     Outer {
         a: &'a [T],
@@ -34,30 +37,36 @@ macro_rules! for_each_row {
                 let ($r, $g) = (0..$p.len(), dense.iter().copied());
                 $span
             }
-            Grad::Watched { grad, sums: out } => {
+            Grad::Watched {
+                grad,
+                block,
+                sums: out,
+            } => {
                 const GROUP: usize = UpdateSums::<f32>::GROUP;
-                // A local copy, which stays in registers (the caller's might alias `$p`).
-                let mut sums = *out;
-                let groups = $p.len().min(grad.len()) / GROUP * GROUP;
-                for start in (0..groups).step_by(GROUP) {
-                    let ($r, $g) = (
-                        start..start + GROUP,
-                        grad[start..start + GROUP].iter().copied(),
-                    );
+                let len = $p.len().min(grad.len());
+                let starts = (0..len).step_by(block.max(1));
+                for (start, slots) in starts.zip(out.chunks_exact_mut(3)) {
+                    let end = (start + block).min(len);
+                    let mut sums = UpdateSums::default();
+                    let groups = start + (end - start) / GROUP * GROUP;
+                    for first in (start..groups).step_by(GROUP) {
+                        let r = first..first + GROUP;
+                        let mut old = [T::zero(); GROUP];
+                        old.copy_from_slice(&$p[r.clone()]);
+                        let ($r, $g) = (r.clone(), grad[r.clone()].iter().copied());
+                        $span;
+                        sums.add_group(&old, &$p[r.clone()], &grad[r]);
+                    }
+                    let tail = groups..end;
                     let mut old = [T::zero(); GROUP];
-                    old.copy_from_slice(&$p[$r.clone()]);
+                    let old = &mut old[..tail.len()];
+                    old.copy_from_slice(&$p[tail.clone()]);
+                    let ($r, $g) = (tail.clone(), grad[tail.clone()].iter().copied());
                     $span;
-                    let r = start..start + GROUP;
-                    sums.add_group(&old, &$p[r.clone()], &grad[r]);
+                    sums.add_tail(old, &$p[tail.clone()], &grad[tail]);
+                    let (change, norm, squares) = sums.totals();
+                    slots.copy_from_slice(&[change, norm, squares]);
                 }
-                let tail = groups..$p.len();
-                let mut old = [T::zero(); GROUP];
-                let old = &mut old[..tail.len()];
-                old.copy_from_slice(&$p[tail.clone()]);
-                let ($r, $g) = (tail.clone(), grad[tail.clone()].iter().copied());
-                $span;
-                sums.add_tail(old, &$p[tail.clone()], &grad[tail]);
-                *out = sums;
             }
             Grad::Outer { a, dz } => {
                 let cols = dz.len();
@@ -406,19 +415,24 @@ mod tests {
         let (mut p1, mut m1, mut v1) = (start.clone(), vec![0.1; n], vec![0.2; n]);
         let (mut p2, mut m2, mut v2) = (p1.clone(), m1.clone(), v1.clone());
         adam(&mut p1, Grad::Dense(&g), &mut m1, &mut v1, step);
-        let mut sums = UpdateSums::default();
+        // Blocks of 40 elements: a group and a tail each, the last block shorter.
+        let block = UpdateSums::<f64>::GROUP + 8;
+        let mut sums = vec![0.0; 3 * n.div_ceil(block)];
         let watched = Grad::Watched {
             grad: &g,
+            block,
             sums: &mut sums,
         };
         adam(&mut p2, watched, &mut m2, &mut v2, step);
         assert_eq!((&p1, &m1, &v1), (&p2, &m2, &v2));
-        let (change, norm, grad) = sums.totals();
-        let plain = |f: &dyn Fn(usize) -> f64| (0..n).map(f).sum::<f64>();
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-13 * b;
-        assert!(close(change, plain(&|i| (p1[i] - start[i]).powi(2))));
-        assert!(close(norm, plain(&|i| start[i] * start[i])));
-        assert!(close(grad, plain(&|i| g[i] * g[i])));
+        for (k, slots) in sums.chunks_exact(3).enumerate() {
+            let r = k * block..((k + 1) * block).min(n);
+            let plain = |f: &dyn Fn(usize) -> f64| r.clone().map(f).sum::<f64>();
+            assert!(close(slots[0], plain(&|i| (p1[i] - start[i]).powi(2))));
+            assert!(close(slots[1], plain(&|i| start[i] * start[i])));
+            assert!(close(slots[2], plain(&|i| g[i] * g[i])));
+        }
     }
 
     #[test]

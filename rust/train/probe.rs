@@ -65,6 +65,13 @@ impl Blocks {
         Blocks { first, len, count }
     }
 
+    /// The first block of tensor `index` in `span` (aligned to its blocks, as owned spans are)
+    /// and the tensor's block length.
+    pub(super) fn start(&self, index: usize, span: &Range<usize>) -> (usize, usize) {
+        let len = self.len[index];
+        (self.first[index] + span.start / len, len)
+    }
+
     /// The blocks of tensor `index` that cover `span` (aligned to its blocks, as owned spans
     /// are): `(block number, element range)`.
     pub(super) fn of(
@@ -87,8 +94,9 @@ pub(super) struct ProbeView<'a> {
     pub(super) record: bool,
     /// `Σg²` per parameter block (before any clipping), written by the block's owner.
     pub(super) grad_sq: Shared<'a, f64>,
-    /// `(Σ(Δθ)², Σθ²)` per parameter block (θ before the update), written by its owner.
-    pub(super) change: Shared<'a, f64>,
+    /// `(Σ(Δθ)², Σθ², Σg²)` per parameter block (θ before the update), written by its owner's
+    /// optimizer kernel (whose `Σg²` is copied into `grad_sq` when nothing clipped them).
+    pub(super) update: Shared<'a, f64>,
     /// `(Σa, Σa²)` per watched layer and block of `ROW_UNIT` rows of the batch.
     acts: Shared<'a, f64>,
     watched: &'a [Watched],
@@ -106,7 +114,7 @@ pub(super) struct Probe {
     blocks: Blocks,
     record: bool,
     grad_sq: Vec<f64>,
-    change: Vec<f64>,
+    update: Vec<f64>,
     acts: Vec<f64>,
     watched: Vec<Watched>,
     row_blocks: usize,
@@ -162,7 +170,7 @@ impl Probe {
         Ok(Probe {
             record,
             grad_sq: zeros(Some(blocks.count), what)?,
-            change: zeros(blocks.count.checked_mul(2), what)?,
+            update: zeros(blocks.count.checked_mul(3), what)?,
             acts: zeros((watched.len() * 2).checked_mul(row_blocks), what)?,
             counts: Mutex::new(watched.iter().map(|w| vec![0; w.units]).collect()),
             grad_norm: vec![0.0; owners.len()],
@@ -188,7 +196,7 @@ impl Probe {
             blocks: &self.blocks,
             record: self.record,
             grad_sq: Shared::new(&mut self.grad_sq),
-            change: Shared::new(&mut self.change),
+            update: Shared::new(&mut self.update),
             acts: Shared::new(&mut self.acts),
             watched: &self.watched,
             row_blocks: self.row_blocks,
@@ -287,7 +295,7 @@ impl Totals<'_> {
     /// Adds one step's sums (every member's, after a barrier) for a batch of `rows` rows.
     pub(super) fn add_step(&mut self, view: &ProbeView<'_>, rows: usize) {
         // SAFETY: the caller's barrier ordered every member's writes before these reads.
-        let (grad_sq, change) = unsafe { (view.grad_sq.read(), view.change.read()) };
+        let (grad_sq, update) = unsafe { (view.grad_sq.read(), view.update.read()) };
         let acts = unsafe { view.acts.read() };
         let blocks = view.blocks;
         for (o, (_, tensors)) in self.owners.iter().enumerate() {
@@ -296,7 +304,7 @@ impl Totals<'_> {
                 let start = blocks.first[t];
                 let end = blocks.first.get(t + 1).copied().unwrap_or(blocks.count);
                 g += grad_sq[start..end].iter().sum::<f64>();
-                for slot in change[start * 2..end * 2].chunks_exact(2) {
+                for slot in update[start * 3..end * 3].chunks_exact(3) {
                     d += slot[0];
                     p += slot[1];
                 }

@@ -7,7 +7,7 @@ use super::guard::Guard;
 use super::probe::{MemberProbe, ProbeView, Totals};
 use super::Clip;
 use crate::error::{zeros, Result};
-use crate::kernels::{self, Grad, MatRef, Shared, UpdateSums};
+use crate::kernels::{self, Grad, MatRef, Shared};
 use crate::layers::Mode;
 use crate::losses::Targets;
 use crate::network::{
@@ -531,8 +531,8 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         }
     }
 
-    /// Applies the optimizer to `owned`; with a recording probe, block by block, the kernel
-    /// summing each block's change as it updates.
+    /// Applies the optimizer to `owned`; with a recording probe, the kernel summing each
+    /// block's update as it goes.
     unsafe fn apply<'g>(
         &self,
         owned: &[(usize, Range<usize>)],
@@ -542,23 +542,18 @@ impl<'a, T: Scalar> Stepper<'a, T> {
     ) {
         if let Some(view) = self.probe.as_ref().filter(|p| p.record) {
             for (index, span) in owned {
-                for (b, block) in view.blocks.of(*index, span.clone()) {
-                    let mut values = self.values(*index, block.clone());
-                    if let Some((param, state)) = values.all().split_first_mut() {
-                        let mut sums = UpdateSums::default();
-                        let g = &*self.tensors[*index].grad.part(block);
-                        let watched = Grad::Watched {
-                            grad: g,
-                            sums: &mut sums,
-                        };
-                        config.update(t, param, watched, state);
-                        let (change, norm, grad_sq) = sums.totals();
-                        view.change
-                            .part(2 * b..2 * b + 2)
-                            .copy_from_slice(&[change, norm]);
-                        // With clipping, `condition` summed the gradients before clipping.
-                        if self.clip.is_none() {
-                            view.grad_sq.part(b..b + 1)[0] = grad_sq;
+                let mut values = self.values(*index, span.clone());
+                if let Some((param, state)) = values.all().split_first_mut() {
+                    let (first, block) = view.blocks.start(*index, span);
+                    let count = span.len().div_ceil(block.max(1));
+                    let sums = view.update.part(3 * first..3 * (first + count));
+                    let grad = &*self.tensors[*index].grad.part(span.clone());
+                    config.update(t, param, Grad::Watched { grad, block, sums }, state);
+                    // With clipping, `condition` summed the gradients before clipping.
+                    if self.clip.is_none() {
+                        let grad_sq = view.grad_sq.part(first..first + count);
+                        for (g, slots) in grad_sq.iter_mut().zip(sums.chunks_exact(3)) {
+                            *g = slots[2];
                         }
                     }
                 }
