@@ -6,6 +6,7 @@ state carried across fits, ReduceLROnPlateau's monitors, and the other fit contr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -113,14 +114,9 @@ def test_onecycle_cycles_sgd_momentum_as_torch() -> None:
     scheduled, twin = net(), net()
     epochs = 3
     schedule = S.OneCycleLR(0.4, pct_start=0.4, base_momentum=0.8, max_momentum=0.95)
+    opt = fp.SGD(0.1, momentum=0.9)
     hist = scheduled.fit(
-        X,
-        y,
-        epochs=epochs,
-        batch_size=BATCH,
-        optimizer=fp.SGD(0.1, momentum=0.9),
-        schedule=schedule,
-        shuffle=False,
+        X, y, epochs=epochs, batch_size=BATCH, optimizer=opt, schedule=schedule, shuffle=False
     )
     group = R.Group(0.1, momentum=0.9)
     lrs, momenta = R.replay(
@@ -141,6 +137,10 @@ def test_onecycle_cycles_sgd_momentum_as_torch() -> None:
     np.testing.assert_allclose(hist.lr, lrs[STEPS - 1 :: STEPS], rtol=RTOL)
     for a, b in zip(scheduled.weights + scheduled.biases, params, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+    # The optimizer keeps what its last step used, the momentum as the lr.
+    assert opt.lr == pytest.approx(lrs[-1], rel=RTOL)
+    momentum = float(re.search(r"momentum=([^,)]+)", repr(opt)).group(1))
+    assert momentum == pytest.approx(momenta[-1], rel=RTOL)
 
 
 def test_onecycle_needs_a_momentum_to_cycle() -> None:

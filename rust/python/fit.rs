@@ -185,7 +185,7 @@ pub fn fit<T: Typed>(
         .map(schedules::snapshot)
         .transpose()?;
     let has_validation = val_set.is_some();
-    // The schedule's state and the lr of the last step, kept for after the fit.
+    // The schedule's state and the lr and momentum of the last step, kept for after the fit.
     let kept = std::sync::Mutex::new(None);
     let main_thread = is_main_thread(py)?;
     opt.check_fork()?;
@@ -223,8 +223,8 @@ pub fn fit<T: Typed>(
                     })
                 });
                 if let Some(st) = trainer.schedule_state() {
-                    let lr = outcome.as_ref().ok().map(|r| r.lr);
-                    *kept.lock().unwrap_or_else(|e| e.into_inner()) = Some((st.clone(), lr));
+                    let last = outcome.as_ref().ok().map(|r| (r.lr, r.momentum));
+                    *kept.lock().unwrap_or_else(|e| e.into_inner()) = Some((st.clone(), last));
                 }
                 let report = outcome.map_err(|e| (e, None))?;
                 let mut halt = false;
@@ -271,13 +271,13 @@ pub fn fit<T: Typed>(
         }
     })?;
     drop(session);
-    if let (Some(obj), Some((state, lr))) = (
+    if let (Some(obj), Some((state, last))) = (
         args.schedule.as_ref(),
         kept.into_inner().unwrap_or_else(|e| e.into_inner()),
     ) {
         schedules::store(obj, state)?;
-        if let Some(lr) = lr {
-            opt.set_scheduled_lr(lr);
+        if let Some((lr, momentum)) = last {
+            opt.set_scheduled(lr, momentum);
         }
     }
     // Ctrl-C wins even if the last batch finished meanwhile: the user asked to stop; then

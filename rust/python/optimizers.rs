@@ -101,10 +101,15 @@ impl Optimizer {
             .clone()
     }
 
-    /// Sets the lr a schedule left (unchecked: a schedule may reach 0).
-    pub fn set_scheduled_lr(&self, lr: f64) {
+    /// Sets the lr (unchecked: a schedule may reach 0) and the momentum a schedule left, as
+    /// torch's schedulers leave them in the optimizer's parameter groups.
+    pub fn set_scheduled(&self, lr: f64, momentum: Option<f64>) {
         let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner());
         config.set_scheduled_lr(lr);
+        if let Some(m) = momentum {
+            // The schedule only cycles between momenta `begin` checked for this optimizer.
+            let _ = config.set_momentum(m);
+        }
     }
 
     /// Runs `f` on the hyperparameters and the `T` state of network `network` (waiting while

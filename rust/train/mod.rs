@@ -355,7 +355,8 @@ impl<T: Scalar> Trainer<T> {
         state.set_steps(done);
         net.count_steps(done - first_step);
         let batches = rows.div_ceil(batch_rows);
-        let last_lr = config_for(batches.saturating_sub(1)).lr();
+        let last = config_for(batches.saturating_sub(1));
+        let (last_lr, last_momentum) = (last.lr(), last.momentum());
         let (loss_sum, val) = match outcome {
             Ok(Ok(sums)) => sums,
             Ok(Err(e)) | Err(e) => {
@@ -380,6 +381,7 @@ impl<T: Scalar> Trainer<T> {
             metrics: self.metrics.metrics(),
             val_metrics,
             lr: last_lr,
+            momentum: last_momentum,
             diagnostics: self
                 .probe
                 .as_mut()

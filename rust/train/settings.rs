@@ -64,6 +64,9 @@ pub struct EpochReport {
     pub val_metrics: Option<Metrics>,
     /// The learning rate of the epoch's last step.
     pub lr: f64,
+    /// The optimizer's momentum (SGD's, RMSprop's; Adam's beta1) in the epoch's last step,
+    /// which a schedule may cycle (None where there is none).
+    pub momentum: Option<f64>,
     /// Per layer, with [`FitConfig::diagnostics`].
     pub diagnostics: Option<Vec<LayerReport>>,
 }
