@@ -178,6 +178,14 @@ def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="fold_batch_norm"):
         net.to_onnx(path, fold_batch_norm="yes")  # type: ignore[arg-type]
     assert not path.exists()
+    with pytest.raises(ValueError, match="not a regular file"):
+        net.to_onnx(tmp_path)
+    fifo = tmp_path / "fifo"  # a stand-in for /dev/null, which a rename would replace
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        net.to_onnx(fifo)
+    assert not fifo.is_file()
+    fifo.unlink()
     with pytest.raises(OSError):
         net.to_onnx(tmp_path / "missing" / "m.onnx")
     assert os.listdir(tmp_path) == []

@@ -168,3 +168,18 @@ def test_float32_model_exports_float32(digits, tmp_path: Path) -> None:  # noqa:
     assert proba.dtype == np.float32
     assert relative_error(proba, est.predict_proba(X)) <= 1e-5
     np.testing.assert_array_equal(label, est.predict(X))
+
+
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+def test_each_sklearn_activation_matches_skl2onnx(digits, activation: str, tmp_path: Path) -> None:  # noqa: ANN001
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(12, 8), max_iter=10, random_state=1, activation=activation)
+    ours = _fit(MLPClassifier(**kw), X, y % 3)
+    theirs = _fit(sk.MLPClassifier(**kw), X, y % 3)
+    reference = skl2onnx.to_onnx(theirs, X[:1], options={"zipmap": False}, target_opset=17)
+    label, proba = _session(ours.to_onnx(tmp_path / "m.onnx")).run(None, {"X": X})
+    ref_label, ref_proba = _session(reference).run(None, {"X": X})
+    np.testing.assert_array_equal(label, ref_label)
+    err = float(np.max(np.abs(proba - ref_proba)))
+    ERROR_LOG.record("float64", "skl2onnx", err, activation, "test_onnx_sklearn")
+    assert err <= PROBA_TOL

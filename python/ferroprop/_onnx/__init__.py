@@ -47,10 +47,14 @@ def check_options(path: Any, input_name: Any, dtype: Any, model_dtype: np.dtype)
 
     Raises:
         TypeError: `path` is not a str or path, `input_name` not a str.
-        ValueError: an empty `input_name`, a `dtype` other than float32/float64.
+        ValueError: `path` exists and is not a regular file (a directory, a device), an
+            empty `input_name`, a `dtype` other than float32/float64.
     """
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # The file is replaced by a rename: that would turn /dev/null into a regular file.
+        raise ValueError(f"path: {os.fsdecode(os.fspath(path))!r} exists and is not a regular file")
     if not isinstance(input_name, str):
         raise TypeError(f"input_name: expected a str, got {type(input_name).__name__}")
     if not input_name:

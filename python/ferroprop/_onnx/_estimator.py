@@ -66,21 +66,21 @@ def export(est: Any, path: str | os.PathLike[str], input_name: str, dtype: Any) 
         return finish(g, input_name, n_in, outputs, path, "ferroprop MLPRegressor")
     int64 = onnx.TensorProto.INT64
     multilabel = getattr(est._label_binarizer, "y_type_", "") == "multilabel-indicator"
-    half = None if net.loss_name == "log_loss" else g.const(0.5, "half")
+    softmax = net.loss_name == "log_loss"
     if multilabel:
         p = link(g, net.loss_name, logits, PROBABILITIES)
-        g.node("Cast", [g.node("Greater", [p, half])], LABEL, to=int64)
+        g.node("Cast", [g.node("Greater", [p, g.const(0.5, "half")])], LABEL, to=int64)
         outputs = [(LABEL, int64, ["N", n_out]), (PROBABILITIES, float_type, ["N", n_out])]
         return finish(g, input_name, n_in, outputs, path, "ferroprop MLPClassifier")
     classes = _classes(np.asarray(est.classes_))
-    if half is None:  # softmax: the first most probable class
+    if softmax:  # the first most probable class
         p = link(g, net.loss_name, logits, PROBABILITIES)
         index = g.node("ArgMax", [p], axis=1, keepdims=0)
     else:  # binary: one logistic output
         p = link(g, net.loss_name, logits)
         negative = g.node("Sub", [g.const(1.0, "one"), p])
         g.node("Concat", [negative, p], PROBABILITIES, axis=1)
-        above = g.node("Cast", [g.node("Greater", [p, half])], to=int64)
+        above = g.node("Cast", [g.node("Greater", [p, g.const(0.5, "half")])], to=int64)
         index = g.node("Reshape", [above, g.const([-1], "flat", np.int64)])
     g.node("Gather", [g.const(classes, "classes", classes.dtype), index], LABEL, axis=0)
     label_type = onnx.helper.np_dtype_to_tensor_dtype(classes.dtype)
