@@ -18,7 +18,7 @@ install:
 
 test-deps:
 	$(PIP) install --quiet "numpy>=1.24" "safetensors>=0.4" "scikit-learn>=1.6" scipy pandas joblib tqdm "matplotlib>=3.7" \
-		"pytest>=7" "hypothesis>=6.170,<7" "ruff>=0.5" "maturin>=1.7,<2" "mypy>=1.18"
+		"pytest>=7" "hypothesis>=6.170,<7" "ruff>=0.5" "maturin>=1.7,<2" "mypy>=1.18" onnx onnxruntime skl2onnx
 
 ## Everything CI runs: formatting, lints, Rust unit tests, the build, the stubs, pytest.
 test: test-deps lint rust-test install stubtest py-test

@@ -154,6 +154,39 @@ class Model:
             raise TypeError(f"training: expected True or False, got {type(training).__name__}")
         return self._core.forward(self._x(X), bool(training))
 
+    def to_onnx(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        input_name: str = "X",
+        dtype: Any = None,
+        fold_batch_norm: bool = True,
+    ) -> Any:
+        """Writes the network in evaluation mode as an ONNX model (opset 17), atomically, and
+        returns it (an `onnx.ModelProto`). Needs the `onnx` package (`pip install
+        ferroprop[onnx]`).
+
+        The graph maps `input_name (N, n_in)` (dynamic batch `N`) to `output (N, n_out)`, the
+        `forward` outputs, plus `label (N,)` int64, the `predict` class indices, for
+        cross_entropy and log_loss. Dropout is left out; BatchNorm uses its running
+        statistics, folded into the preceding Dense unless `fold_batch_norm=False` (or there
+        is none). The ops per layer are listed in `ferroprop._onnx._graph`.
+
+        Args:
+            path: the file to write.
+            input_name: the input's name.
+            dtype: the graph's float type, float32 or float64; None: the network's.
+            fold_batch_norm: fold each BatchNorm into the Dense before it.
+
+        Raises:
+            ImportError: onnx is not installed.
+            TypeError, ValueError: a bad argument (the message names it).
+            OSError: `path` cannot be written (it is left as it was).
+        """
+        from ._onnx import export_model
+
+        return export_model(self, path, input_name, dtype, fold_batch_norm)
+
     def predict(self, X: Any) -> np.ndarray:
         """Class indices `(n,)` int64 for cross_entropy; the `forward` outputs otherwise
         (evaluation mode)."""

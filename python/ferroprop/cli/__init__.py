@@ -26,7 +26,7 @@ from typing import NoReturn
 import ferroprop
 
 from ..datasets import DEFAULT_FASHION_MNIST_DIR
-from . import demo, predict, train
+from . import demo, export, predict, train
 from .errors import CLIError
 from .options import (
     ACTIVATIONS,
@@ -286,6 +286,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the class probabilities (classification models)",
     )
     demo.add_parser(sub, _EXIT_CODES)
+    export.add_parser(sub, _EXIT_CODES)
     return parser
 
 
@@ -307,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             return train.run(args, started)
         if args.command == "demo":
             return demo.run(args)
+        if args.command == "export":
+            return export.run(args)
         return predict.run(args)
     except CLIError as exc:
         print(f"{prefix} {_one_line(exc, limit=None)}", file=sys.stderr)

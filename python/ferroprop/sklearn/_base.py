@@ -411,6 +411,20 @@ class _BaseMLP(_StochasticSolver, _LbfgsSolver, BaseEstimator):
         check_is_fitted(self)
         _estimator_files.save(self, path)
 
+    def to_onnx(self, path: Any, *, input_name: str = "X", dtype: Any = None) -> Any:
+        """Writes the fitted model as ONNX (opset 17) with skl2onnx's outputs (`label` and
+        `probabilities` for a classifier, no ZipMap; `variable` for a regressor) and returns
+        it (an `onnx.ModelProto`); `dtype` (float32/float64, default the model's) types the
+        input and outputs. Needs `onnx`; see `ferroprop._onnx._estimator`.
+
+        Raises:
+            ImportError: onnx missing. TypeError, ValueError: a bad argument (named).
+            NotFittedError: not fitted. OSError: `path` cannot be written.
+        """
+        from .._onnx import export_estimator
+
+        return export_estimator(self, path, input_name, dtype)
+
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
