@@ -299,6 +299,18 @@ def test_failed_write_leaves_target_untouched(tmp_path: Path, monkeypatch, fail_
     assert os.listdir(tmp_path) == ["net.safetensors"]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_save_refuses_to_replace_a_fifo(tmp_path: Path) -> None:
+    # The rename would turn a FIFO (or /dev/null: the same check, not tried here, since
+    # failing would break the machine) into a regular file.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        fp.Network([3, 2], seed=1).save(fifo)
+    assert not fifo.is_file()
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
 needs_o_tmpfile = pytest.mark.skipif(
     not hasattr(os, "O_TMPFILE") or not os.path.isdir("/proc/self/fd"),
     reason="needs O_TMPFILE and /proc (Linux)",

@@ -27,8 +27,13 @@ def atomic_write(path: str, data: bytes) -> None:
     (see the module docstring). The file gets the mode a plain open() would give it.
 
     Raises:
-        OSError: the write failed; `path` is untouched and no temporary file is left.
+        OSError: the write failed, or `path` is a device, FIFO or socket (which the rename
+            would replace by a regular file: saving to /dev/null must not destroy it); `path`
+            is untouched and no temporary file is left.
     """
+    with contextlib.suppress(FileNotFoundError):
+        if _special(os.stat(path).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file: refusing to replace it", path)
     directory = os.path.dirname(os.path.abspath(path))
     _remove_stale(directory, path)
     mode = _target_mode(path)
@@ -41,6 +46,11 @@ def atomic_write(path: str, data: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _special(mode: int) -> bool:
+    """A device, FIFO or socket (directories fail at the rename by themselves)."""
+    return any(f(mode) for f in (stat.S_ISCHR, stat.S_ISBLK, stat.S_ISFIFO, stat.S_ISSOCK))
 
 
 def _prefix(path: str) -> str:
