@@ -38,7 +38,7 @@ def _preprocessed(prep: TablePreprocessor, path: Path) -> np.ndarray:
                 f"{len(prep.columns)} ({', '.join(prep.column_names)})"
             )
     elif suffix in TABLE_SUFFIXES:
-        table = read_table(path)
+        table = read_table(path, unnamed=True)
         absent = [name for name in prep.column_names if name not in table.columns]
         if absent:
             s = "s" if len(absent) > 1 else ""

@@ -61,22 +61,29 @@ def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def read_table(path: Path) -> Table:
-    """The columns of a .csv or .parquet file, which must have distinct, non-empty names."""
+def read_table(path: Path, unnamed: bool = False) -> Table:
+    """The columns of a .csv or .parquet file, which must have distinct names; a column without
+    a name (the index pandas writes by default) is an error, or left out when `unnamed`, as are
+    the index columns pandas writes to Parquet."""
     if path.suffix.lower() == ".csv":
         header, rows = read_csv(path)
-        _check_names(header, path)
+        _check_names(header, path, unnamed)
         cells = np.array(rows, dtype=str).reshape(len(rows), len(header))
-        columns = {name: cells[:, j] for j, name in enumerate(header)}
+        columns = {name: cells[:, j] for j, name in enumerate(header) if name}
         return Table(path, columns, len(rows))
     return _read_parquet(path)
 
 
-def _check_names(names: list[str], path: Path) -> None:
+def _check_names(names: list[str], path: Path, unnamed: bool) -> None:
     seen: set[str] = set()
     for j, name in enumerate(names):
+        if not name and unnamed:
+            continue
         if not name:
-            raise CLIError(f"{path}: column {j + 1} has no name (the header cell is empty)")
+            raise CLIError(
+                f"{path}: column {j + 1} has no name (an index written by pandas' to_csv? "
+                "write it with index=False, or name the column)"
+            )
         if name in seen:
             raise CLIError(f"{path}: two columns are named {name!r}")
         seen.add(name)
@@ -95,11 +102,13 @@ def _read_parquet(path: Path) -> Table:
         table = pq.read_table(path)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise CLIError(f"{path}: cannot read Parquet: {exc}") from None
-    _check_names(list(table.column_names), path)
+    _check_names(list(table.column_names), path, unnamed=False)
     if table.num_rows == 0:
         raise CLIError(f"{path}: no data rows")
     columns: dict[str, np.ndarray] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
+        if name.startswith("__index_level_"):  # pandas' index, not data
+            continue
         kind = column.type
         if pa.types.is_dictionary(kind):
             column = column.cast(kind.value_type)

@@ -28,7 +28,6 @@ from .data import load_train_data
 from .errors import CLIError, check_writable
 from .options import DEFAULT_LR
 from .progress import make_progress, rate
-from .regression import preprocessing_note, regression_scores, unscale_outputs
 from .steering import (
     EpochReporter,
     check_plot,
@@ -39,6 +38,7 @@ from .steering import (
     training_warnings,
     write_plot,
 )
+from .tabular import many_categories, preprocessing_note, regression_scores, unscale_outputs
 
 
 def _diverged(reason: str) -> int:
@@ -128,6 +128,8 @@ def run(args: argparse.Namespace, started: float) -> int:
         optimizer = SGD(lr=lr, momentum=0.9, nesterov=True)
 
     n_train = len(data.X_train)
+    for warning in many_categories(data.preprocessing, n_train):
+        print(f"ferroprop train: warning: {warning}", file=sys.stderr)
     n_val = 0 if data.X_val is None else len(data.X_val)
     act_text = ",".join(args.activation)
     print(

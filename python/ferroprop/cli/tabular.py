@@ -27,6 +27,20 @@ def preprocessing_note(prep: TablePreprocessor | None) -> str:
     return f", {len(prep.columns)} columns ({', '.join(parts)}) -> {prep.n_features} features"
 
 
+def many_categories(prep: TablePreprocessor | None, n_train: int) -> list[str]:
+    """Warnings for categorical columns with a category for most training rows (more than 50,
+    and more than half the rows): an identifier or free text, which one-hot encoding turns into
+    a feature per row that tells nothing about new rows."""
+    if prep is None:
+        return []
+    return [
+        f"column {c.name!r} is categorical with {len(c.categories)} categories in {n_train} "
+        "training rows (an identifier, or free text?): consider dropping it"
+        for c in prep.columns
+        if isinstance(c, CategoricalColumn) and len(c.categories) > max(50, n_train // 2)
+    ]
+
+
 def unscale_outputs(net: Network, mean: np.ndarray, scale: np.ndarray) -> None:
     """Folds `y = out * scale + mean` into the output layer of a network trained on standardised
     targets, so that it predicts in the targets' own units."""
