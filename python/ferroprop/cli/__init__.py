@@ -91,7 +91,11 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Train an MLP and report its test accuracy. Without --data it trains on "
             "Fashion-MNIST (Debian package dataset-fashion-mnist) with defaults that reach "
-            "about 0.90 test accuracy."
+            "about 0.90 test accuracy. A --data table is preprocessed by default, with "
+            "statistics of the training rows: numeric columns imputed (median) and "
+            "standardised, text and boolean columns one-hot encoded, missing cells (empty, NA, "
+            "N/A, NaN, nan, null) imputed with an indicator; the model file keeps it all for "
+            "`ferroprop predict`."
         ),
         epilog=_EXIT_CODES,
     )
