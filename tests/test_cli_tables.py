@@ -1,7 +1,7 @@
 """`ferroprop train --data` on real tables: preprocessing by default (standardised numbers, one-hot
 text, imputed missing cells, fitted on the training rows), regression detected and scored with
 R² and MAE, `predict` applying the stored preprocessing by column name; and the preprocessing
-itself (`ferroprop.preprocessing`): its rules, its state round trip, malformed states refused."""
+itself: its state round trip, malformed states refused (its rules: tests/test_preprocessing.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,8 @@ import pytest
 
 import ferroprop
 from ferroprop import cli, model_files
-from ferroprop.preprocessing import TablePreprocessor, UnseenCategoryWarning, column_kinds
+from ferroprop.cli.data import load_train_data
+from ferroprop.preprocessing import TablePreprocessor
 
 QUICK = ["--progress", "none"]
 
@@ -193,6 +193,20 @@ def test_mixed_table_trains_and_predicts_by_column_name(
     assert np.mean(np.array(_predictions(out)) == labels) > 0.9
 
 
+def test_statistics_come_from_the_training_rows_only(tmp_path: Path) -> None:
+    header, rows, price = _regression_table(300)
+    data = _write_csv(tmp_path / "flats.csv", header, rows)
+    d = load_train_data(cli._parser().parse_args(["train", "--data", str(data)]))
+    assert d.preprocessing is not None and d.feature_names[:2] == ["size", "rooms"]
+    size = d.X_train[:, 0].astype(np.float64)
+    np.testing.assert_allclose([size.mean(), size.std()], [0.0, 1.0], atol=1e-6)
+    every_row = np.array([float(r[0]) for r in rows])
+    assert d.preprocessing.columns[0].center != pytest.approx(every_row.mean(), rel=1e-9)
+    assert len(d.X_train) + len(d.X_val) + len(d.X_test) == 300
+    assert d.target_scale is not None  # the targets too, for training; the test ones in euros
+    assert abs(float(d.y_train.mean())) < 1e-5 and float(d.y_test.mean()) > 1000
+
+
 def test_predict_names_a_missing_feature_column(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -332,58 +346,6 @@ def test_parquet_without_pyarrow_names_the_package(
 # -- the preprocessing itself -------------------------------------------------------------------
 
 
-def test_column_kinds_and_missing_cells() -> None:
-    columns = {
-        "n": ["1", "", "NA", "N/A", "NaN", "nan", "null", "NULL", "-2.5e3"],
-        "b": ["true", "FALSE", "", "True", "false", "true", "true", "", "false"],
-        "s": ["a", "1", "", "b", "2", "a", "a", "b", "1"],
-        "z": ["7", "8", "7", "8", "7", "8", "7", "8", "9"],
-        "empty": [""] * 9,
-    }
-    assert column_kinds(columns, ["z"]) == {
-        "n": "numeric",
-        "b": "categorical",
-        "s": "categorical",
-        "z": "categorical",
-        "empty": "categorical",
-    }
-    prep = TablePreprocessor().fit(columns, categorical=["z"])
-    assert prep.feature_names == [
-        "n",
-        "n_missing",
-        "b=false",
-        "b=true",
-        "b=<missing>",
-        "s=1",  # numbers first, in numeric order
-        "s=2",
-        "s=a",
-        "s=b",
-        "s=<missing>",
-        "z=7",
-        "z=8",
-        "z=9",
-        "empty=<missing>",
-    ]
-    X = prep.transform(columns)
-    n = X[:, 0]
-    assert X[:, 1].tolist() == [0, 1, 1, 1, 1, 1, 1, 1, 0]
-    np.testing.assert_allclose([n.mean(), n.std()], [0.0, 1.0], atol=1e-12)
-    assert n[1] == n[2]  # the median imputed, then standardised like the others
-    assert X[:, 2:].sum(axis=1).tolist() == [4.0] * 9  # one hot per categorical column
-
-
-def test_unseen_categories_warn_once_and_encode_as_zeros() -> None:
-    prep = TablePreprocessor().fit({"c": ["a", "b", "a"], "x": ["1", "2", "3"]})
-    with pytest.warns(UnseenCategoryWarning, match="c=<missing>, c=zzz") as record:
-        X = prep.transform({"x": ["2", "2"], "c": ["zzz", ""], "extra": ["?", "?"]})
-    assert len(record) == 1
-    assert X[:, :2].tolist() == [[0, 0], [0, 0]]
-    with pytest.raises(ValueError, match="column 'x', row 2: 'two' is not a number"):
-        prep.transform({"c": ["a", "a"], "x": ["1", "two"]})
-    with pytest.raises(ValueError, match="missing feature column 'x'"):
-        prep.transform({"c": ["a"]})
-
-
 def _fitted() -> TablePreprocessor:
     header, rows = _mixed_table(200)
     columns = {name: [r[j] for r in rows] for j, name in enumerate(header) if name != "label"}
@@ -472,10 +434,3 @@ def test_a_malformed_preprocessing_block_is_refused(
     code, out, err = _run(["predict", str(path), "--data", str(data)], capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert message in err and "Traceback" not in err
-
-
-def test_transform_warns_nothing_for_known_categories() -> None:
-    prep, columns = _fitted()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        prep.transform(columns)
