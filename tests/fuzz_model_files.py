@@ -184,6 +184,13 @@ def seeds() -> list[bytes]:
             net.save(path)
             with open(path, "rb") as f:
                 out.append(f.read())
+        # A network with table preprocessing (`ferroprop train --data table.csv`).
+        prep = fp.preprocessing.TablePreprocessor(target="y").fit(
+            {"age": ["30", "", "41"], "city": ["paris", "rome", ""], "ok": ["true", "false", ""]}
+        )
+        fp.Network([prep.n_features, 2], seed=5).save(path, preprocessing=prep)
+        with open(path, "rb") as f:
+            out.append(f.read())
         if ESTIMATORS:
             out += _estimator_seeds(path)
         else:  # a container of another kind (with an int64 tensor), checked but not rebuilt

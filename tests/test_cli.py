@@ -221,7 +221,8 @@ def test_save_then_predict_round_trip(
     assert code == 0, err
     assert model.is_file() and str(model) in out
     net = ferroprop.load(model)
-    X = np.load(npz_file)["X"]
+    assert net.preprocessing is not None  # standardised by default, positionally for a .npz
+    X = net.preprocessing.transform(np.load(npz_file)["X"])
 
     preds = tmp_path / "preds.csv"
     code, _, err = _run(
@@ -256,15 +257,16 @@ def test_predict_csv_drops_target(
     assert "no class names" not in out  # the file keeps them
     net = ferroprop.load(model)
     assert net.class_names == list(NAMES)  # sorted: the order of the class indices
+    assert net.preprocessing is not None and net.preprocessing.target == "species"
     with open(csv_file) as f:
         rows = list(csv.DictReader(f))
-    X = np.array([[float(r[k]) for k in ("f0", "f1", "f2", "f3")] for r in rows])
+    X = net.preprocessing.transform({k: [r[k] for r in rows] for k in ("f0", "f1", "f2", "f3")})
 
     preds = tmp_path / "p.csv"
     args = ["predict", str(model), "--data", str(csv_file), "--out", str(preds)]
-    code, _, err = _run(args, capsys)  # without --target the label column is in the way
-    assert code == 2 and "'species': 'virginica' is not a number" in err and "--target" in err
-    code, _, err = _run([*args, "--target", "species"], capsys)
+    code, _, err = _run(args, capsys)  # the model knows its target column: no --target needed
+    assert code == 0, err
+    code, _, err = _run([*args, "--target", "species"], capsys)  # still accepted
     assert code == 0, err
     with open(preds, newline="") as f:
         table = list(csv.reader(f))
@@ -353,8 +355,8 @@ def test_data_errors(
     fails(["train", "--data", str(csv_file), "--target", "colour"], "no column 'colour'")
     fails(["train", "--data", str(tmp_path)], "not a file")
     bad = tmp_path / "bad.csv"
-    bad.write_text("a,b,label\n1,2,x\n3,oops,y\n")
-    fails(["train", "--data", str(bad)], "column 'b': 'oops' is not a number")
+    bad.write_text("a,b,label\n1,2,x\n3,oops,y\n")  # text is categorical, unless:
+    fails(["train", "--data", str(bad), "--no-preprocess"], "column 'b': 'oops' is not a number")
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("a,b,label\n1,2,x\n3,y\n")
     fails(["train", "--data", str(ragged)], "line 3: 2 fields")

@@ -17,7 +17,7 @@ A stack of layers, as `torch.nn.Sequential`:
 
 from typing import Any
 
-from . import callbacks, datasets, layers, losses, schedules
+from . import callbacks, datasets, layers, losses, preprocessing, schedules
 from ._core import (
     OPTIMIZERS,
     SGD,
@@ -66,6 +66,7 @@ __all__ = [
     "datasets",
     "layers",
     "losses",
+    "preprocessing",
     "schedules",
     "get_num_threads",
     "gradcheck",

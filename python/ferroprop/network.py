@@ -20,6 +20,8 @@ from .model_files import (
     tensor,
     write_model_file,
 )
+from .preprocessing import TablePreprocessor
+from .preprocessing_state import TENSORS as PREPROCESSING_TENSORS
 
 __all__ = ["History", "Network"]
 
@@ -92,6 +94,7 @@ class Network(Model):
             layers = _stack(widths, activations, init, self._dropout, normalization)
             self._core = _core.Network.stack(layers, widths[0], loss, name, self._seed)
         self._class_names: list[str] | None = None
+        self._preprocessing: TablePreprocessor | None = None
 
     # -- description --------------------------------------------------------------------------
 
@@ -110,6 +113,13 @@ class Network(Model):
         """The class names a model file stored (`save(path, class_names=...)`), one per output
         in class-index order; None when the network was not loaded from a file holding them."""
         return None if self._class_names is None else list(self._class_names)
+
+    @property
+    def preprocessing(self) -> TablePreprocessor | None:
+        """The table preprocessing a model file stored (`save(path, preprocessing=...)`, as
+        `ferroprop train --data` does): `net.predict(net.preprocessing.transform(columns))`
+        predicts from raw columns. None when the file held none."""
+        return self._preprocessing
 
     @property
     def dropout(self) -> float:
@@ -153,7 +163,12 @@ class Network(Model):
 
     # -- model files ----------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str], class_names: Sequence[str] | None = None) -> None:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        class_names: Sequence[str] | None = None,
+        preprocessing: TablePreprocessor | None = None,
+    ) -> None:
         """Writes the network to a safetensors model file, atomically (see `ferroprop.load`).
 
         The file holds `weights.{l}` and `biases.{l}` and, as metadata, the widths, activations,
@@ -164,7 +179,19 @@ class Network(Model):
         `class_names` (cross_entropy only): one string per output, the name of class index `i`
         at position `i`; stored in the file and exposed as `class_names` after loading. None
         keeps the network's own `class_names` (those of the file it was loaded from, if any).
+
+        `preprocessing`: a fitted `ferroprop.preprocessing.TablePreprocessor` producing the
+        network's inputs, stored as `preprocessing.*` tensors and a `preprocessing` JSON entry
+        and exposed as `preprocessing` after loading. None keeps the network's own.
         """
+        prep = self._preprocessing if preprocessing is None else preprocessing
+        if prep is not None and (
+            not isinstance(prep, TablePreprocessor) or prep.n_features != self.widths[0]
+        ):
+            raise ValueError(
+                "preprocessing: expected a fitted TablePreprocessor giving "
+                f"{self.widths[0]} features, got {prep!r}"
+            )
         names = (
             self._class_names
             if class_names is None
@@ -195,6 +222,9 @@ class Network(Model):
             config["loss_params"] = spec.params
         if names is not None:
             config["class_names"] = list(names)
+        if prep is not None:
+            prep_tensors, config["preprocessing"] = prep.to_state()
+            tensors.update(prep_tensors)
         write_model_file(path, "Network", tensors, config)
 
     @classmethod
@@ -254,8 +284,15 @@ class Network(Model):
             want = "int64" if value.dtype.kind == "i" else dtype
             state[key] = tensor(tensors, key, value.shape, want)
             names.append(key)
+        preprocessing = None  # absent from files saved without it
+        if "preprocessing" in config:
+            preprocessing = TablePreprocessor.from_state(
+                tensors, config["preprocessing"], n_features=widths[0]
+            )
+            names += PREPROCESSING_TENSORS
         reject_extra_tensors(tensors, names)
         net._class_names = class_names
+        net._preprocessing = preprocessing
         net.set_parameters(weights, biases)
         if state:
             full = net.state_dict()

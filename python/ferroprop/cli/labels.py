@@ -126,3 +126,41 @@ def regression_targets(parts: list[np.ndarray], what: str) -> tuple[list[np.ndar
     if n_out == 0:
         raise CLIError(f"{what}: targets have no columns")
     return out, n_out
+
+
+#: With ``--task auto``, integer targets with more distinct values than this (and than one per
+#: ``_ROWS_PER_CLASS`` rows) are regression targets.
+_MAX_AUTO_CLASSES = 20
+_ROWS_PER_CLASS = 20
+
+
+def detect_task(raw: np.ndarray) -> str:
+    """``--task auto``: "regression" for numeric targets that are 2-D, have a fractional value,
+    or have many distinct values (more than 20 and more than one per 20 rows); otherwise
+    "classification" (text, booleans, a few integers — and anything malformed, which the class
+    encoding then reports)."""
+    if raw.dtype.kind not in "iufU":
+        return "classification"
+    try:
+        y = raw.astype(np.float64)
+    except (ValueError, TypeError, OverflowError):
+        return "classification"
+    if y.size == 0 or not np.isfinite(y).all():
+        return "classification"
+    if y.ndim == 2:
+        return "regression"
+    if y.ndim != 1:
+        return "classification"
+    if not (y == np.round(y)).all():
+        return "regression"
+    distinct = len(np.unique(y))
+    many = distinct > max(_MAX_AUTO_CLASSES, len(y) // _ROWS_PER_CLASS)
+    return "regression" if many else "classification"
+
+
+def label_cells(column: np.ndarray) -> np.ndarray:
+    """A table's target column as labels: numbers as they are, anything else as text (the
+    Python values of a Parquet column; None as "")."""
+    if column.dtype.kind != "O":
+        return column
+    return np.array(["" if v is None else str(v) for v in column.tolist()], dtype=str)

@@ -87,3 +87,11 @@ size = int_in(1, MAX_SIZE)
 seed = int_in(0, MAX_SEED)
 positive_float = _checked(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 fraction = _checked(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+
+
+def column_names(text: str) -> list[str]:
+    """``"zip,city"`` -> ``["zip", "city"]`` (names stripped, empty ones refused)."""
+    names = [part.strip() for part in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names

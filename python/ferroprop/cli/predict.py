@@ -7,13 +7,64 @@ import argparse
 import csv
 import io
 import sys
+import warnings
+from pathlib import Path
 
 import numpy as np
 
 from .. import Network, load
+from ..preprocessing import TablePreprocessor, UnseenCategoryWarning
 from .data import csv_columns, features
 from .errors import CLIError, check_writable, existing_file
 from .npz import load_npz
+from .tables import TABLE_SUFFIXES, read_table
+
+
+def _preprocessed(prep: TablePreprocessor, path: Path) -> np.ndarray:
+    """The rows of `path` through the model's preprocessing: a table's columns by name (any
+    order; the training target and other extra columns ignored), a .npz's X by position. A
+    missing feature column is an error naming it; categories unseen in training give one
+    warning line on stderr."""
+    suffix = path.suffix.lower()
+    source: np.ndarray | dict[str, np.ndarray]
+    if suffix == ".npz":
+        arrays, files = load_npz(path, ("X",))
+        if "X" not in arrays:
+            raise CLIError(f"{path}: no array X (arrays: {', '.join(files) or '-'})")
+        source = features(arrays["X"], f"{path}: X", allow_nan=True)
+        if source.shape[1] != len(prep.columns):
+            raise CLIError(
+                f"{path}: X has {source.shape[1]} columns, but the model was trained on "
+                f"{len(prep.columns)} ({', '.join(prep.column_names)})"
+            )
+    elif suffix in TABLE_SUFFIXES:
+        table = read_table(path, unnamed=True)
+        absent = [name for name in prep.column_names if name not in table.columns]
+        if absent:
+            s = "s" if len(absent) > 1 else ""
+            need = prep.column_names
+            shown = ", ".join(need[:8]) + (", ..." if len(need) > 8 else "")
+            raise CLIError(
+                f"{path}: missing feature column{s} {', '.join(map(repr, absent))} "
+                f"(the model needs {len(need)}: {shown})"
+            )
+        source = table.columns
+    else:
+        raise CLIError(
+            f"{path}: unsupported file type {suffix or '(none)'}; use .npz, .csv or .parquet"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnseenCategoryWarning)
+        try:
+            X = prep.transform(source)
+        except ValueError as exc:
+            raise CLIError(f"{path}: {exc}") from None
+    for w in caught:
+        if issubclass(w.category, UnseenCategoryWarning):
+            print(f"ferroprop predict: warning: {path}: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return X
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
         )
 
     suffix = path.suffix.lower()
-    if suffix == ".npz":
+    if net.preprocessing is not None:
+        X = _preprocessed(net.preprocessing, path)
+        n_cols_hint = ""
+    elif suffix == ".npz":
         arrays, files = load_npz(path, ("X",))
         if "X" not in arrays:
             raise CLIError(f"{path}: no array X (arrays: {', '.join(files) or '-'})")

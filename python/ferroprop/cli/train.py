@@ -38,6 +38,7 @@ from .steering import (
     training_warnings,
     write_plot,
 )
+from .tabular import many_categories, preprocessing_note, regression_scores, unscale_outputs
 
 
 def _diverged(reason: str) -> int:
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace, started: float) -> int:
             f"--hidden: the network {shape} has {count} parameters, more than the "
             f"{MAX_PARAMETERS} a model file can hold (--save)"
         )
-    loss_name = "cross_entropy" if args.task == "classification" else "mse"
+    loss_name = "cross_entropy" if data.task == "classification" else "mse"
     try:
         net = Network(
             widths,
@@ -127,10 +128,13 @@ def run(args: argparse.Namespace, started: float) -> int:
         optimizer = SGD(lr=lr, momentum=0.9, nesterov=True)
 
     n_train = len(data.X_train)
+    for warning in many_categories(data.preprocessing, n_train):
+        print(f"ferroprop train: warning: {warning}", file=sys.stderr)
     n_val = 0 if data.X_val is None else len(data.X_val)
     act_text = ",".join(args.activation)
     print(
-        f"{data.name}: {n_train} train / {n_val} validation / {len(data.X_test)} test rows; "
+        f"{data.name}: {n_train} train / {n_val} validation / {len(data.X_test)} test rows"
+        f"{preprocessing_note(data.preprocessing)}; "
         f"network {shape} {act_text}{_extras(args)} ({loss_name}, {args.dtype}); "
         f"{args.optimizer} lr {lr:g} ({args.lr_schedule}), batch {args.batch_size}, "
         f"{args.epochs} epochs{_steering(args)}, {get_num_threads()} thread(s)",
@@ -184,6 +188,8 @@ def run(args: argparse.Namespace, started: float) -> int:
     if not all(np.isfinite(p).all() for p in (*net.weights, *net.biases)):
         # A model `predict` would refuse: not reported as trained, and not saved.
         return _diverged(f"the parameters are NaN or infinite after epoch {epochs_run}")
+    if data.target_scale is not None:
+        unscale_outputs(net, *data.target_scale)
     if stopper is not None:
         note = early_stopping_note(stopper, epochs_run)
         if note is not None:
@@ -192,15 +198,18 @@ def run(args: argparse.Namespace, started: float) -> int:
         print(hist.diagnostics.table())
 
     metrics: dict[str, Any] = {"dataset": data.name}
-    if args.task == "classification":
+    if data.task == "classification":
         test_accuracy = float(np.mean(net.predict(data.X_test) == data.y_test))
         metrics["test_accuracy"] = test_accuracy
         result = f"test accuracy {test_accuracy:.4f}"
     else:
         metrics["test_accuracy"] = None
-        test_mse = net.loss(data.X_test, data.y_test)
-        metrics["test_mse"] = test_mse
-        result = f"test mse {test_mse:.6g}"
+        scores = regression_scores(np.asarray(net.predict(data.X_test)), data.y_test)
+        metrics.update(scores)
+        result = (
+            f"test R² {scores['test_r2']:.4f}, test MAE {scores['test_mae']:.6g}, "
+            f"test mse {scores['test_mse']:.6g}"
+        )
     samples_per_second = rate(epochs_run * n_train, train_seconds)
 
     if args.save is not None:
@@ -210,7 +219,11 @@ def run(args: argparse.Namespace, started: float) -> int:
         names = data.class_names
         keep_names = names is not None and len(names) == widths[-1]
         try:
-            net.save(args.save, class_names=names if keep_names else None)
+            net.save(
+                args.save,
+                class_names=names if keep_names else None,
+                preprocessing=data.preprocessing,
+            )
         except OSError as exc:
             raise CLIError(f"--save {args.save}: {exc}") from None
         print(f"saved the model to {args.save}")
@@ -249,7 +262,10 @@ def run(args: argparse.Namespace, started: float) -> int:
                 "normalization": args.normalization,
                 "dropout": args.dropout,
                 "loss": loss_name,
-                "task": args.task,
+                "task": data.task,
+                "preprocess": data.preprocessing is not None,
+                "categorical": list(args.categorical),
+                "features": data.feature_names,
                 "optimizer": args.optimizer,
                 "lr": lr,
                 "lr_schedule": args.lr_schedule,
