@@ -35,6 +35,20 @@ def test_export_network(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     np.testing.assert_array_equal(labels, net.predict(X))
 
 
+def test_export_notes_a_table_preprocessing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    columns = {"age": ["31", "", "54", "22"], "city": ["paris", "lyon", "", "paris"]}
+    prep = fp.preprocessing.TablePreprocessor().fit(columns)
+    width = len(prep.feature_names)
+    net = fp.Network([width, 4, 2], seed=1)
+    net.save(tmp_path / "net.safetensors", preprocessing=prep)
+    out = tmp_path / "net.onnx"
+    assert cli.main(["export", str(tmp_path / "net.safetensors"), str(out)]) == 0
+    assert f"input is its {width} output features" in capsys.readouterr().err
+    features = prep.transform(columns).astype(np.float32)
+    probs, _ = _run(out, features)
+    assert relative_error(probs, net.forward(features)) <= 1e-5
+
+
 def test_export_sequential_options(tmp_path: Path) -> None:
     net = fp.Sequential(
         [L.Dense(6), L.LayerNorm(), L.Activation("tanh"), L.Dense(2)], input_dim=3, loss="mse"

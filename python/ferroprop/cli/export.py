@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .. import model_files
 from .errors import CLIError, check_writable, existing_file
@@ -47,4 +48,13 @@ def run(args: argparse.Namespace) -> int:
     except (ImportError, ValueError, TypeError, OSError) as exc:
         raise CLIError(str(exc)) from None
     print(f"wrote {args.out} ({type(model).__name__}, input {args.input_name!r})")
+    prep = getattr(model, "preprocessing", None)
+    if prep is not None:
+        # The graph starts at the network: scaling, imputation and one-hot encoding stay out.
+        print(
+            f"note: {args.model} holds the table preprocessing of `ferroprop train`; the ONNX "
+            f"input is its {len(prep.feature_names)} output features, not the table's columns "
+            "(apply ferroprop.load(MODEL).preprocessing.transform(columns) first)",
+            file=sys.stderr,
+        )
     return 0
