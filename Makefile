@@ -8,7 +8,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 
 # What pytest needs; also installed into the venvs that test the wheel and the sdist.
 TEST_DEPS := "numpy>=1.24" "safetensors>=0.4" "scikit-learn>=1.6" scipy pandas joblib tqdm \
-	"matplotlib>=3.7" "pytest>=7" "hypothesis>=6.170,<7" onnx onnxruntime skl2onnx
+	"matplotlib>=3.7" "pytest>=7" "hypothesis>=6.170,<7" onnx onnxruntime skl2onnx pyarrow
 # Lint, build and stub tools (not needed to test an installed package).
 DEV_TOOLS := "ruff>=0.5" "maturin>=1.7,<2" "mypy>=1.18"
 
