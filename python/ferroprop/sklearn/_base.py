@@ -329,6 +329,13 @@ class _BaseMLP(_StochasticSolver, _LbfgsSolver, BaseEstimator):
             return native(np.argmax(y, axis=1), np.dtype(np.int64))
         return native(y, dtype)
 
+    def _engine_inputs(self, X: np.ndarray, y: np.ndarray, sample_weight: Any) -> tuple:
+        """`(X, y, sample_weight)` as the training network takes them: in its dtype (the
+        targets as `_targets` gives them), C-contiguous; `sample_weight` may be None."""
+        dtype = np.dtype(self._net.dtype)
+        weights = None if sample_weight is None else native(sample_weight, dtype)
+        return native(X, dtype), self._targets(y, dtype), weights
+
     def _validation_set(self, validation_data: Any, incremental: bool) -> Any:
         """`validation_data` checked and kept (a later `partial_fit` reuses it)."""
         if validation_data is None:

@@ -33,10 +33,7 @@ class _LbfgsSolver:
         shapes = [c.shape for c in self.coefs_]
         sizes = [c.size for c in self.coefs_] + [b.size for b in self.intercepts_]
         splits = np.cumsum(sizes)[:-1]
-        X = native(X, dtype)
-        y = self._targets(y, dtype)
-        if sample_weight is not None:
-            sample_weight = native(sample_weight, dtype)
+        X, y, sample_weight = self._engine_inputs(X, y, sample_weight)
         n_layers = len(shapes)
 
         def unpack(packed: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -85,10 +82,7 @@ class _LbfgsSolver:
         which then become its running statistics)."""
         net = self._net
         dtype = np.dtype(net.dtype)
-        X = native(X, dtype)
-        y_core = self._targets(y, dtype)
-        if sample_weight is not None:
-            sample_weight = native(sample_weight, dtype)
+        X, y_core, sample_weight = self._engine_inputs(X, y, sample_weight)
         state = net.state_dict()
         trainable = [(k, v.shape) for k, v in state if k.rsplit(".", 1)[1] not in _BUFFERS]
         buffers = [(k, v) for k, v in state if k.rsplit(".", 1)[1] in _BUFFERS]

@@ -123,11 +123,9 @@ class _StochasticSolver:
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
         net = self._net
-        dtype = np.dtype(net.dtype)
-        X_train = native(X_train, dtype)
-        y_train = self._targets(y_train, dtype)
-        if sample_weight_train is not None:
-            sample_weight_train = native(sample_weight_train, dtype)
+        X_train, y_train, sample_weight_train = self._engine_inputs(
+            X_train, y_train, sample_weight_train
+        )
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
